@@ -1,0 +1,44 @@
+# Two commands a new user needs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all test lint typecheck pytest demo bench bench-http clean schema
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check adinject tests benchmarks examples
+	$(BIN)/ruff format --check adinject tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict adinject
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+schema: $(STAMP)
+	$(BIN)/python -m adinject.language.schema > rules/schema.json
+
+demo: $(STAMP)
+	$(BIN)/python -m examples.newsroom
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+bench-http: $(STAMP)
+	$(BIN)/python benchmarks/http.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
