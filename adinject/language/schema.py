@@ -1,7 +1,8 @@
 """The rule file's schema, as pydantic models.
 
-These models are the single source of truth for the rule language: the loader validates YAML against them, the
-placement layer reads them, and `rules/schema.json` is generated from them (`python -m adinject.language.schema`).
+These models are the single source of truth for the rule language: the loader validates YAML against them,
+the placement layer reads them, and `rules/schema.json` is generated from them
+(`python -m adinject.language.schema`).
 Every model forbids unknown keys, so a typo is an error rather than a rule that silently does nothing.
 """
 
@@ -38,24 +39,34 @@ class Pages(_Strict):
         default_factory=lambda: ["/**"],
         description="Globs on the URL path: * is one path segment, ** any number of segments.",
     )
-    exclude_paths: list[str] = Field(default_factory=list, description="Globs of paths the rule never applies to.")
+    exclude_paths: list[str] = Field(
+        default_factory=list, description="Globs of paths the rule never applies to."
+    )
 
 
 class ParagraphText(_Strict):
     """Filters on a paragraph's text (case-insensitive substrings)."""
 
-    contains: list[str] = Field(default_factory=list, description="Count a paragraph only if it contains one of these.")
-    not_contains: list[str] = Field(default_factory=list, description="Never count a paragraph containing one of these.")
+    contains: list[str] = Field(
+        default_factory=list, description="Count a paragraph only if it contains one of these."
+    )
+    not_contains: list[str] = Field(
+        default_factory=list, description="Never count a paragraph containing one of these."
+    )
 
 
 class Anchor(_Strict):
     """Place after the Nth element matching a selector, instead of after the Nth paragraph."""
 
     selector: str = Field(description="CSS selector of the anchor elements, matched inside the container.")
-    nth: int | list[int] = Field(default=1, description="Which match (1-based; negative counts from the end).")
+    nth: int | list[int] = Field(
+        default=1, description="Which match (1-based; negative counts from the end)."
+    )
 
 
-Position = Annotated[int | float, Field(description="A paragraph number, negative from the end, or a fraction.")]
+Position = Annotated[
+    int | float, Field(description="A paragraph number, negative from the end, or a fraction.")
+]
 
 
 class Placement(_Strict):
@@ -134,15 +145,25 @@ class Rule(_Strict):
         description="Paragraphs inside an element matching one of these selectors are not counted.",
     )
     min_paragraph_words: int = Field(default=1, ge=0, description="Shorter paragraphs are not counted.")
-    max_paragraph_words: int | None = Field(default=None, ge=1, description="Longer paragraphs are not counted.")
+    max_paragraph_words: int | None = Field(
+        default=None, ge=1, description="Longer paragraphs are not counted."
+    )
     paragraph_text: ParagraphText | None = Field(default=None, description="Filters on a paragraph's text.")
-    min_paragraphs: int = Field(default=1, ge=0, description="Fewer counted paragraphs: no units from this rule.")
+    min_paragraphs: int = Field(
+        default=1, ge=0, description="Fewer counted paragraphs: no units from this rule."
+    )
     max_paragraphs: int | None = Field(default=None, ge=1, description="More counted paragraphs: no units.")
     min_words: int = Field(default=0, ge=0, description="Fewer counted words in the article: no units.")
-    max_words: int | None = Field(default=None, ge=1, description="More counted words in the article: no units.")
-    skip_first: int = Field(default=0, ge=0, description="No unit after any of the first N counted paragraphs.")
+    max_words: int | None = Field(
+        default=None, ge=1, description="More counted words in the article: no units."
+    )
+    skip_first: int = Field(
+        default=0, ge=0, description="No unit after any of the first N counted paragraphs."
+    )
     skip_last: int = Field(default=0, ge=0, description="No unit after any of the last N counted paragraphs.")
-    max_units: int | None = Field(default=None, ge=0, description="At most this many units from this rule per page.")
+    max_units: int | None = Field(
+        default=None, ge=0, description="At most this many units from this rule per page."
+    )
     place: list[Placement] = Field(min_length=1, description="The units this rule places, in order.")
 
     @property
@@ -153,7 +174,9 @@ class Rule(_Strict):
 class Settings(_Strict):
     """Page-wide limits that hold across every rule."""
 
-    max_units_per_page: int | None = Field(default=None, ge=0, description="At most this many units per page.")
+    max_units_per_page: int | None = Field(
+        default=None, ge=0, description="At most this many units per page."
+    )
     max_page_bytes: int = Field(default=5_000_000, ge=1, description="Larger pages pass through unchanged.")
 
 
@@ -162,7 +185,9 @@ class RuleFile(_Strict):
 
     units: dict[str, Unit] = Field(default_factory=dict, description="Named units, referred to by `place`.")
     rules: list[Rule] = Field(default_factory=list, description="Placement rules, applied in file order.")
-    settings: Settings | None = Field(default=None, description="Page-wide limits (at most one file sets them).")
+    settings: Settings | None = Field(
+        default=None, description="Page-wide limits (at most one file sets them)."
+    )
 
 
 def json_schema() -> dict[str, object]:

@@ -1,0 +1,157 @@
+"""The `adinject` command: render a page, check rule files, explain what the engine saw."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from adinject.engine import Rules, load_rules
+from adinject.language.problems import RulesError
+from adinject.result import ApplyResult
+
+
+def _headers(values: Sequence[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw in values:
+        name, sep, value = raw.partition(":")
+        if not sep:
+            raise SystemExit(f"adinject: --header wants 'Name: value', got {raw!r}")
+        headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def _load(path: str) -> Rules:
+    try:
+        return load_rules(path)
+    except RulesError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _read_page(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    rules = _load(args.rules)
+    headers = _headers(args.header)
+    headers.setdefault("content-type", "text/html")
+    context = json.loads(Path(args.context).read_text()) if args.context else {}
+    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, context=context)
+    sys.stdout.buffer.write(result.body)
+    sys.stdout.buffer.flush()
+    if args.report:
+        Path(args.report).write_text(json.dumps(result.report(), indent=2) + "\n")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        rules = load_rules(args.path)
+    except RulesError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
+        return 1
+    compiled = rules.compiled
+    print(
+        f"ok: {len(compiled.files)} file(s), {len(compiled.rules)} rule(s), {len(compiled.units)} unit(s), "
+        f"version {rules.version}"
+    )
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    rules = _load(args.rules)
+    headers = _headers(args.header)
+    headers.setdefault("content-type", "text/html")
+    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, explain=True)
+    print(explain_text(rules, result, args.url))
+    return 0
+
+
+def explain_text(rules: Rules, result: ApplyResult, url: str) -> str:
+    lines: list[str] = [f"URL {url}  (rules version {rules.version}, encoding {result.encoding or '?'})"]
+    matched = {t.rule for t in result.traces}
+    for rule in rules.compiled.rules:
+        state = "matches" if rule.name in matched else ("disabled" if not rule.enabled else "does not match")
+        lines.append(f"rule '{rule.name}': {state} this URL")
+    for trace in result.traces:
+        lines.append("")
+        lines.append(f"== rule '{trace.rule}'")
+        if trace.container is None:
+            lines.append("   container: none found")
+        else:
+            lines.append(
+                f"   container: <{trace.container_tag}> found by '{trace.container}' "
+                f"at byte {trace.container_offset}"
+            )
+        counted = sum(1 for p in trace.paragraphs if p.number is not None)
+        lines.append(f"   paragraphs: {counted} counted, {trace.counted_words} words")
+        for p in trace.paragraphs:
+            if p.number is not None:
+                lines.append(f"   {p.number:>4}  {p.words:>4}w  {p.first_words}")
+            else:
+                lines.append(f"      -  {p.words:>4}w  {p.first_words}   [left out: {p.left_out}]")
+        for ins in result.insertions:
+            if ins.rule == trace.rule:
+                where = f"after paragraph {ins.paragraph}" if ins.anchor == "paragraph" else ins.note
+                note = f" ({ins.note})" if ins.note and ins.anchor == "paragraph" else ""
+                lines.append(f"   + {ins.unit} #{ins.slot_id} {where}, at byte {ins.offset}{note}")
+        for skip in result.skipped:
+            if skip.rule == trace.rule:
+                at = f" (wanted after paragraph {skip.paragraph})" if skip.paragraph else ""
+                lines.append(f"   - {skip.unit or 'rule'}{at}: {skip.reason} [{skip.code}]")
+    for skip in result.skipped:
+        if skip.rule is None:
+            lines.append(f"page: {skip.reason} [{skip.code}]")
+    lines.append("")
+    lines.append(
+        f"{len(result.insertions)} unit(s) inserted, {len(result.skipped)} skipped, "
+        f"{result.duration_ms:.2f} ms"
+    )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adinject", description="Place in-article units from ad-ops rule files."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    render = sub.add_parser("render", help="write the page with its units to stdout")
+    render.add_argument("page", help="an HTML file, or - for stdin")
+    render.add_argument("--rules", required=True, help="rules folder or file")
+    render.add_argument("--url", default="/", help="the page's URL path (rules match on it)")
+    render.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    render.add_argument("--context", help="a JSON file of values for unit templates (`context`)")
+    render.add_argument("--report", help="write a JSON report of insertions and skipped units here")
+    render.set_defaults(func=cmd_render)
+
+    check = sub.add_parser("check", help="validate rule files; one line per problem, file:line:col")
+    check.add_argument("path", help="rules folder or file")
+    check.set_defaults(func=cmd_check)
+
+    explain = sub.add_parser("explain", help="show what the engine saw on a page and why")
+    explain.add_argument("page", help="an HTML file, or - for stdin")
+    explain.add_argument("--rules", required=True, help="rules folder or file")
+    explain.add_argument("--url", default="/", help="the page's URL path")
+    explain.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    explain.set_defaults(func=cmd_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Errors in rule files, reported the way a compiler reports them: `file:line:col: key: message`.
+
+Ad ops fix rule files in an editor; a location the editor can jump to, and every problem at once rather than
+the first one, turns a round trip per typo into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a rule file.
+
+    `line` and `col` are 1-based; `key` is a dotted path such as `rules[0].place[1].after_paragraph`, or empty
+    when the problem is not about one key (a YAML syntax error, an empty folder).
+    """
+
+    file: str
+    line: int
+    col: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class RulesError(Exception):
+    """The rules did not load. `problems` holds every problem found, not just the first."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+    def __str__(self) -> str:
+        return self._text()

@@ -1,0 +1,38 @@
+"""The parsed page as placement sees it: the tree, the source offsets, and what templates may read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from turbohtml import Document, parse
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    """What unit templates see as `page`. Values come from the page, so templates escape them."""
+
+    path: str
+    title: str
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def parse_text(text: str) -> Document:
+    # scripting=True because browsers run with scripting on: <noscript> is then raw text, and nothing
+    # inside it is an element we could place next to.
+    return parse(text, source_locations=True, scripting=True)
+
+
+def page_info(doc: Document, path: str) -> PageInfo:
+    title_el = doc.select_one("title")
+    title = " ".join(title_el.text.split()) if title_el is not None else ""
+    meta: dict[str, str] = {}
+    for el in doc.select("meta[name][content], meta[property][content]"):
+        key = el.attrs.get("name") or el.attrs.get("property")
+        value = el.attrs.get("content")
+        if isinstance(key, str) and isinstance(value, str):
+            meta.setdefault(key, value)
+    return PageInfo(path=path, title=title, meta=meta)
+
+
+def opted_out(info: PageInfo) -> bool:
+    return info.meta.get("adinject", "").strip().lower() == "off"

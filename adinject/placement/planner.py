@@ -1,0 +1,484 @@
+"""From a parsed page and the rules to a plan: which unit goes at which source offset, and why not others.
+
+Pure: no I/O, no rendering. Rules apply in file order; an earlier rule keeps a boundary it took, and a later
+unit that wanted it shifts or is skipped, with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from turbohtml import Document, Element
+
+from adinject.language.schema import AUTO, Placement, Rule, Settings
+from adinject.placement.container import find_article
+from adinject.placement.paragraphs import Candidate, collect
+from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem, scan
+from adinject.placement.words import first_words
+from adinject.result import ParagraphInfo, RuleTrace, Skip
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One planned unit: inserted at normalised `offset`, after counted paragraph `paragraph`."""
+
+    offset: int
+    unit: str
+    rule: str
+    paragraph: int | None
+    anchor: str
+    note: str
+    implied_close: bool
+    form_ok: bool
+
+
+@dataclass(slots=True)
+class PagePlan:
+    slots: list[Slot] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    traces: list[RuleTrace] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _RuleState:
+    rule: Rule
+    counted: list[Candidate]
+    words_prefix: list[int]  # words_prefix[k] = counted words in paragraphs 1..k
+    boundaries: dict[int, Boundary | str]
+    hazards: Hazards
+    placed: list[int] = field(default_factory=list)
+    units: int = 0
+
+
+def plan_page(
+    doc: Document,
+    rules: Sequence[Rule],
+    settings: Settings,
+    *,
+    explain: bool = False,
+    selector_for: Callable[[Element], str] | None = None,
+) -> PagePlan:
+    plan = PagePlan()
+    hazards = scan(doc)
+    taken: dict[int, str] = {}
+    page_units = 0
+    page_cap = settings.max_units_per_page
+    for rule in rules:
+        trace = RuleTrace(rule=rule.name, matched_url=True)
+        plan.traces.append(trace)
+        container, found_by = _find_container(doc, rule)
+        if container is None:
+            plan.skipped.append(
+                Skip("no_container", f"no container matched (tried {', '.join(rule.containers)})", rule.name)
+            )
+            continue
+        trace.container = found_by
+        trace.container_tag = container.tag
+        loc = container.source_location
+        trace.container_offset = loc.start_tag.start_offset if loc is not None else None
+        candidates = collect(container, rule)
+        counted = [c for c in candidates if c.counted]
+        if explain:
+            number = 0
+            for c in candidates:
+                if c.counted:
+                    number += 1
+                trace.paragraphs.append(
+                    ParagraphInfo(
+                        number if c.counted else None, c.words, first_words(c.el.text), c.start, c.left_out
+                    )
+                )
+        prefix = [0]
+        for c in counted:
+            prefix.append(prefix[-1] + c.words)
+        trace.counted_words = prefix[-1]
+        gate = _rule_gate(rule, len(counted), prefix[-1])
+        if gate is not None:
+            plan.skipped.append(Skip(gate[0], gate[1], rule.name))
+            continue
+        state = _RuleState(rule, counted, prefix, {}, hazards)
+        for placement in rule.place:
+            for skip_or_slot in _place(state, placement, container, taken):
+                if isinstance(skip_or_slot, Skip):
+                    plan.skipped.append(skip_or_slot)
+                    continue
+                slot = skip_or_slot
+                if page_cap is not None and page_units >= page_cap:
+                    plan.skipped.append(
+                        Skip(
+                            "page_max",
+                            f"the page already has max_units_per_page ({page_cap}) units",
+                            rule.name,
+                            placement.unit,
+                            slot.paragraph,
+                        )
+                    )
+                    continue
+                if rule.max_units is not None and state.units >= rule.max_units:
+                    plan.skipped.append(
+                        Skip(
+                            "rule_max",
+                            f"the rule already placed max_units ({rule.max_units})",
+                            rule.name,
+                            placement.unit,
+                            slot.paragraph,
+                        )
+                    )
+                    continue
+                taken[slot.offset] = rule.name
+                state.units += 1
+                page_units += 1
+                if slot.paragraph is not None:
+                    state.placed.append(slot.paragraph)
+                plan.slots.append(slot)
+    plan.slots.sort(key=lambda s: s.offset)
+    return plan
+
+
+def _find_container(doc: Document, rule: Rule) -> tuple[Element | None, str]:
+    for selector in rule.containers:
+        if selector == AUTO:
+            found = find_article(doc.select(rule.paragraphs))
+            if found is not None:
+                return found, AUTO
+            continue
+        el = doc.select_one(selector)
+        if el is not None:
+            return el, selector
+    return None, ""
+
+
+def _rule_gate(rule: Rule, paragraphs: int, words: int) -> tuple[str, str] | None:
+    if paragraphs < rule.min_paragraphs:
+        return (
+            "min_paragraphs",
+            f"{paragraphs} counted paragraphs, fewer than min_paragraphs ({rule.min_paragraphs})",
+        )
+    if rule.max_paragraphs is not None and paragraphs > rule.max_paragraphs:
+        return (
+            "max_paragraphs",
+            f"{paragraphs} counted paragraphs, more than max_paragraphs ({rule.max_paragraphs})",
+        )
+    if words < rule.min_words:
+        return "min_words", f"{words} counted words, fewer than min_words ({rule.min_words})"
+    if rule.max_words is not None and words > rule.max_words:
+        return "max_words", f"{words} counted words, more than max_words ({rule.max_words})"
+    if paragraphs == 0:
+        return "no_paragraphs", "no paragraph counted in the container"
+    return None
+
+
+def targets_for(placement: Placement, n: int) -> list[int]:
+    """The counted-paragraph numbers a placement asks for, before any shifting, ascending, deduplicated."""
+    raw = placement.after_paragraph
+    values = raw if isinstance(raw, list) else [raw] if raw is not None else []
+    resolved: list[int] = []
+    for v in values:
+        if isinstance(v, float) and not v.is_integer():
+            resolved.append(max(1, min(n, math.floor(v * n + 0.5))))
+        else:
+            k = int(v)
+            resolved.append(n + 1 + k if k < 0 else k)
+    if placement.repeat_every and resolved:
+        start = resolved[0]
+        k = start + placement.repeat_every
+        while k <= n:
+            resolved.append(k)
+            k += placement.repeat_every
+    out = sorted({k for k in resolved if k >= 1})
+    return out
+
+
+def _place(
+    state: _RuleState, placement: Placement, container: Element, taken: dict[int, str]
+) -> list[Skip | Slot]:
+    rule = state.rule
+    n = len(state.counted)
+    out: list[Skip | Slot] = []
+    if placement.after_anchor is not None:
+        return _place_anchor(state, placement, container, taken)
+    limit = placement.max
+    placed_here = 0
+    last = 0
+    requested = targets_for(placement, n)
+    if not requested:
+        out.append(
+            Skip("out_of_range", "no counted paragraph at the requested position", rule.name, placement.unit)
+        )
+    for target in requested:
+        if limit is not None and placed_here >= limit:
+            out.append(
+                Skip(
+                    "max",
+                    f"max ({limit}) units of this placement already placed",
+                    rule.name,
+                    placement.unit,
+                    target,
+                )
+            )
+            continue
+        if target > n:
+            out.append(
+                Skip(
+                    "out_of_range",
+                    f"the article has only {n} counted paragraphs",
+                    rule.name,
+                    placement.unit,
+                    target,
+                )
+            )
+            continue
+        found = _search(state, placement, target, last, taken)
+        if isinstance(found, Skip):
+            out.append(found)
+            continue
+        k, boundary, note = found
+        last = k
+        placed_here += 1
+        out.append(
+            Slot(
+                boundary.offset,
+                placement.unit,
+                rule.name,
+                k,
+                "paragraph",
+                note,
+                boundary.implied_close,
+                _form_ok(boundary, state.hazards),
+            )
+        )
+        state.placed.append(k)  # provisional, so spacing within one placement holds; plan_page dedups
+    # plan_page appends again: drop the provisional entries to keep one per slot
+    for item in out:
+        if isinstance(item, Slot) and item.paragraph is not None:
+            state.placed.remove(item.paragraph)
+    return out
+
+
+def _form_ok(boundary: Boundary, hazards: Hazards) -> bool:
+    return boundary_after(boundary.after, hazards, unit_has_form=True) == boundary
+
+
+def _search(
+    state: _RuleState, placement: Placement, target: int, last: int, taken: dict[int, str]
+) -> tuple[int, Boundary, str] | Skip:
+    rule = state.rule
+    n = len(state.counted)
+    step = -1 if placement.shift == "up" else 1
+    first_reason: tuple[str, str] | None = None
+    k = target
+    while 1 <= k <= n:
+        problem = _position_problem(state, placement, k, last)
+        if problem is None:
+            got = _boundary(state, k)
+            if isinstance(got, str):
+                problem = ("unsafe", f"cannot insert safely after paragraph {k}: {got}")
+            else:
+                near = _touches(got, placement.keep_away_from)
+                if near is not None:
+                    problem = ("keep_away", f"paragraph {k} is next to <{near}> (keep_away_from)")
+                elif got.offset in taken:
+                    problem = (
+                        "taken",
+                        f"the boundary after paragraph {k} is taken by rule '{taken[got.offset]}'",
+                    )
+                else:
+                    note = (
+                        ""
+                        if k == target
+                        else f"shifted from after paragraph {target}: {first_reason[1]}"
+                        if first_reason
+                        else ""
+                    )
+                    return k, got, note
+        if first_reason is None:
+            first_reason = problem
+        if problem[0] in ("range", "after_words") or placement.shift == "skip":
+            break
+        k += step
+    code, reason = first_reason or ("out_of_range", "no boundary left to shift to")
+    return Skip(code, reason, rule.name, placement.unit, target)
+
+
+def _position_problem(state: _RuleState, placement: Placement, k: int, last: int) -> tuple[str, str] | None:
+    rule = state.rule
+    n = len(state.counted)
+    if k <= rule.skip_first:
+        return "range", f"paragraph {k} is within skip_first ({rule.skip_first})"
+    if k > n - rule.skip_last:
+        return "range", f"paragraph {k} is within skip_last ({rule.skip_last})"
+    if placement.not_after_last and k == n:
+        return "range", f"paragraph {k} is the last one (not_after_last)"
+    if (
+        placement.min_words_after
+        and state.words_prefix[n] - state.words_prefix[k] < placement.min_words_after
+    ):
+        return (
+            "after_words",
+            f"fewer than min_words_after ({placement.min_words_after}) words follow paragraph {k}",
+        )
+    for j in state.placed:
+        lo, hi = min(j, k), max(j, k)
+        if j == k:
+            return "spacing", f"a unit of this rule is already after paragraph {k}"
+        between = state.words_prefix[hi] - state.words_prefix[lo]
+        if placement.min_words_between and between < placement.min_words_between:
+            return "spacing", (
+                f"only {between} words since the unit after paragraph {j} (min_words_between "
+                f"{placement.min_words_between})"
+            )
+        if placement.min_paragraphs_between and hi - lo < placement.min_paragraphs_between:
+            return "spacing", f"only {hi - lo} paragraphs since the unit after paragraph {j}"
+    return None
+
+
+def _boundary(state: _RuleState, k: int) -> Boundary | str:
+    got = state.boundaries.get(k)
+    if got is None:
+        got = boundary_after(state.counted[k - 1].el, state.hazards)
+        state.boundaries[k] = got
+    return got
+
+
+def _touches(boundary: Boundary, selectors: Sequence[str]) -> str | None:
+    if not selectors:
+        return None
+    sel = ", ".join(selectors)
+    before: Element | None = boundary.after
+    while before is not None:
+        if before.matches(sel):
+            return before.tag
+        before = _last_element_child(before)
+    nxt = _next_element(boundary.after)
+    while nxt is not None:
+        if nxt.matches(sel):
+            return nxt.tag
+        nxt = _first_element_child(nxt)
+    return None
+
+
+def _next_element(el: Element) -> Element | None:
+    sib = el.next_sibling
+    while sib is not None:
+        if isinstance(sib, Element):
+            return sib
+        if sib.text.strip():
+            return None  # text in between: the unit does not touch what follows
+        sib = sib.next_sibling
+    return None
+
+
+def _first_element_child(el: Element) -> Element | None:
+    for child in el.children:
+        if isinstance(child, Element):
+            return child
+        if child.text.strip():
+            return None
+    return None
+
+
+def _last_element_child(el: Element) -> Element | None:
+    for child in reversed(el.children):
+        if isinstance(child, Element):
+            return child
+        if child.text.strip():
+            return None
+    return None
+
+
+def _place_anchor(
+    state: _RuleState, placement: Placement, container: Element, taken: dict[int, str]
+) -> list[Skip | Slot]:
+    anchor = placement.after_anchor
+    assert anchor is not None
+    rule = state.rule
+    out: list[Skip | Slot] = []
+    matches = container.select(anchor.selector)
+    wanted = anchor.nth if isinstance(anchor.nth, list) else [anchor.nth]
+    starts = [c.start for c in state.counted]
+    placed_here = 0
+    for nth in wanted:
+        if placement.max is not None and placed_here >= placement.max:
+            out.append(
+                Skip(
+                    "max",
+                    f"max ({placement.max}) units of this placement already placed",
+                    rule.name,
+                    placement.unit,
+                )
+            )
+            continue
+        index = nth - 1 if nth > 0 else len(matches) + nth
+        if not 0 <= index < len(matches):
+            out.append(
+                Skip(
+                    "out_of_range",
+                    f"there is no match {nth} of '{anchor.selector}' in the container",
+                    rule.name,
+                    placement.unit,
+                )
+            )
+            continue
+        el = _climb(matches[index], container)
+        got: Boundary | str = (
+            "no safe place next to it inside the container"
+            if el is None
+            else boundary_after(el, state.hazards)
+        )
+        if isinstance(got, str):
+            out.append(
+                Skip(
+                    "unsafe",
+                    f"cannot insert safely after '{anchor.selector}' #{nth}: {got}",
+                    rule.name,
+                    placement.unit,
+                )
+            )
+            continue
+        paragraph = bisect_right(starts, got.offset)
+        problem = _position_problem(state, placement, paragraph, 0) if paragraph >= 1 else None
+        if problem is None:
+            nxt = _next_element(got.after)
+            sel = ", ".join(placement.keep_away_from)
+            if sel and nxt is not None and nxt.matches(sel):
+                problem = ("keep_away", f"the anchor is followed by <{nxt.tag}> (keep_away_from)")
+            elif got.offset in taken:
+                problem = ("taken", f"the boundary is taken by rule '{taken[got.offset]}'")
+        if problem is not None:
+            out.append(Skip(problem[0], problem[1], rule.name, placement.unit, paragraph or None))
+            continue
+        placed_here += 1
+        out.append(
+            Slot(
+                got.offset,
+                placement.unit,
+                rule.name,
+                paragraph or None,
+                anchor.selector,
+                f"after '{anchor.selector}' #{nth}",
+                got.implied_close,
+                _form_ok(got, state.hazards),
+            )
+        )
+    return out
+
+
+def _climb(el: Element, container: Element) -> Element | None:
+    # An image usually sits inside a <p>, <a> or <figure>: the unit goes after the outermost of those
+    # that is still inside the container.
+    current = el
+    while True:
+        parent = current.parent
+        if not isinstance(parent, Element):
+            return None
+        if parent is container:
+            return current
+        if parent_problem(parent) is None:
+            return current
+        current = parent
+
+
+__all__ = ["PagePlan", "Slot", "parent_problem", "plan_page", "targets_for"]

@@ -1,0 +1,43 @@
+"""Rendering a planned slot's template into markup, with the variables the rule manual promises."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import Template
+
+from adinject.placement.page_model import PageInfo
+
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def slot_id(unit: str, number: int) -> str:
+    """Unique in the page and stable for the same page and rules: the unit's name and its count."""
+    return f"adinject-{_ID_UNSAFE.sub('-', unit).strip('-') or 'unit'}-{number}"
+
+
+def render_unit(
+    template: Template,
+    *,
+    unit: str,
+    rule: str,
+    number: int,
+    paragraph: int | None,
+    page: PageInfo,
+    context: Mapping[str, Any],
+) -> str:
+    # The page's own values (title, meta) and the app's context are passed as plain data: the
+    # environment autoescapes them, since a page's title or a query string is attacker-controlled.
+    return template.render(
+        slot={
+            "id": slot_id(unit, number),
+            "number": number,
+            "paragraph": paragraph,
+            "rule": rule,
+            "unit": unit,
+        },
+        page={"path": page.path, "title": page.title, "meta": dict(page.meta)},
+        context=context,
+    )

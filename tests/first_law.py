@@ -1,0 +1,127 @@
+"""The first law, checked independently of the engine: html5lib (the reference parser) reads the output.
+
+1. Taking the inserted byte ranges out of the output gives the input back, byte for byte.
+2. html5lib's DOM of the output, with the unit elements taken out, equals its DOM of the input.
+3. Every unit is in the DOM once, whole (its subtree is what its markup alone parses to), and never inside
+   a <p>, a table's structure, <select>, SVG, MathML or a template.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import html5lib
+
+from adinject.result import ApplyResult
+
+MARK = "adinject-test-unit"
+TEST_UNIT = f'<div class="{MARK}" id="{{{{ slot.id }}}}"><p>Advertisement</p></div>'
+NS = "{http://www.w3.org/1999/xhtml}"
+_BAD_PARENTS = {
+    "p",
+    "table",
+    "tbody",
+    "thead",
+    "tfoot",
+    "tr",
+    "select",
+    "option",
+    "template",
+    "svg",
+    "math",
+    "noscript",
+    "textarea",
+    "script",
+    "style",
+    "title",
+    "head",
+    "html",
+    "a",
+    "button",
+}
+
+
+def without_insertions(result: ApplyResult) -> bytes:
+    out = result.body
+    parts: list[bytes] = []
+    pos = 0
+    shift = 0
+    for ins in result.insertions:
+        start = ins.offset + shift
+        parts.append(out[pos:start])
+        pos = start + ins.length
+        shift += ins.length
+    parts.append(out[pos:])
+    return b"".join(parts)
+
+
+def _canon(el: Any, out: list[str], depth: int = 0) -> None:
+    tag = el.tag if isinstance(el.tag, str) else f"#{el.tag.__name__ if callable(el.tag) else el.tag}"
+    attrs = " ".join(f"{k}={v!r}" for k, v in sorted(el.attrib.items()))
+    out.append(f"{' ' * depth}<{tag} {attrs}>")
+    if el.text:
+        out.append(f"{' ' * depth} {el.text!r}")
+    for child in el:
+        _canon(child, out, depth + 1)
+        if child.tail:
+            out.append(f"{' ' * depth} {child.tail!r}")
+
+
+def canonical(tree: Any) -> str:
+    out: list[str] = []
+    _canon(tree.getroot() if hasattr(tree, "getroot") else tree, out)
+    return "\n".join(out)
+
+
+def _parse(data: bytes, encoding: str | None) -> Any:
+    return html5lib.parse(
+        data,
+        treebuilder="etree",
+        namespaceHTMLElements=True,
+        scripting=True,
+        **({"transport_encoding": encoding} if encoding else {}),
+    )
+
+
+def _remove_units(tree: Any) -> list[tuple[Any, Any]]:
+    """Take unit elements out (keeping the text around them as the parser would have joined it)."""
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    parents = {child: parent for parent in root.iter() for child in parent}
+    removed: list[tuple[Any, Any]] = []
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str) or (el.get("class") or "") != MARK:
+            continue
+        parent = parents[el]
+        index = list(parent).index(el)
+        tail = el.tail or ""
+        if tail:
+            if index == 0:
+                parent.text = (parent.text or "") + tail
+            else:
+                prev = parent[index - 1]
+                prev.tail = (prev.tail or "") + tail
+        parent.remove(el)
+        removed.append((el, parent))
+    return removed
+
+
+def check_first_law(source: bytes, result: ApplyResult, *, encoding: str | None = None) -> None:
+    assert without_insertions(result) == source, "bytes outside the inserted ranges changed"
+    offsets = [i.offset for i in result.insertions]
+    assert offsets == sorted(offsets)
+    if not result.insertions:
+        assert result.body == source
+        return
+    out_tree = _parse(result.body, encoding)
+    in_tree = _parse(source, encoding)
+    removed = _remove_units(out_tree)
+    assert len(removed) == len(result.insertions), "a unit was split, lost or duplicated by the parser"
+    for unit, parent in removed:
+        tag = parent.tag.replace(NS, "") if isinstance(parent.tag, str) else ""
+        assert tag not in _BAD_PARENTS, f"a unit landed inside <{tag}>"
+        assert not parent.tag.startswith("{http://www.w3.org/2000/svg}")
+        assert not parent.tag.startswith("{http://www.w3.org/1998/Math/MathML}")
+        assert [c.tag.replace(NS, "") for c in unit.iter() if isinstance(c.tag, str)] == ["div", "p"], (
+            "the unit's own subtree was changed by the parser"
+        )
+    assert canonical(out_tree) == canonical(in_tree), "the page's DOM changed around the units"
