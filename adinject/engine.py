@@ -119,6 +119,10 @@ class Rules:
             )
         content_type = _header(headers, "content-type")
         sniffed = sniff(body, content_type)
+        if sniffed.source == "default" and _undeclared_utf8(body):
+            # Nothing declares the encoding: browsers then detect it from the bytes, and a page that is
+            # valid UTF-8 with non-ASCII characters is read as UTF-8 (windows-1252 would be mojibake).
+            sniffed = sniff(body, None, default="utf-8")
         if sniffed.codec is None or not sniffed.ascii_compatible:
             return Plan(
                 skipped=(
@@ -142,7 +146,8 @@ class Rules:
                 rules_version=version,
             )
         page_plan = plan_page(doc, rules, self.settings, explain=explain)
-        offsets = OffsetMap(text, sniffed).to_bytes([s.offset for s in page_plan.slots])
+        offset_map = OffsetMap(text, sniffed)
+        offsets = offset_map.to_bytes([s.offset for s in page_plan.slots])
         counts: dict[str, int] = {}
         units: list[PlannedUnit] = []
         for slot, byte_offset in zip(page_plan.slots, offsets, strict=True):
@@ -163,7 +168,7 @@ class Rules:
         if explain:
             for trace in page_plan.traces:
                 if trace.container_offset is not None:
-                    trace.container_offset = OffsetMap(text, sniffed).to_byte(trace.container_offset)
+                    trace.container_offset = offset_map.to_byte(trace.container_offset)
         return Plan(tuple(units), tuple(page_plan.skipped), tuple(page_plan.traces), info, sniffed, version)
 
     def realize(self, plan: Plan, body: bytes, *, context: Mapping[str, Any] | None = None) -> ApplyResult:
@@ -274,6 +279,16 @@ class Rules:
 def load_rules(path: str | os.PathLike[str]) -> Rules:
     """Load and validate a rules folder (or one file). Raises RulesError listing every problem."""
     return Rules(load_rule_set(path))
+
+
+def _undeclared_utf8(body: bytes) -> bool:
+    if body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

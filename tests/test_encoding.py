@@ -51,7 +51,7 @@ def sniffed_for(name: str) -> Sniffed:
     return sniff(b"", f"text/html; charset={name}")
 
 
-# --- the label table ------------------------------------------------------------------------------------
+# --- the label table ----------------------------------------------------------------------------------------
 
 
 def test_table_has_every_whatwg_encoding() -> None:
@@ -188,7 +188,7 @@ def test_codec_choice(name: str, codec: str | None) -> None:
     assert sniffed_for(name).codec == codec
 
 
-# --- Content-Type -----------------------------------------------------------------------------------------
+# --- Content-Type -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -228,7 +228,7 @@ def test_charset_from_content_type(value: str, charset: str | None) -> None:
     assert charset_from_content_type(value) == charset
 
 
-# --- the prescan ------------------------------------------------------------------------------------------
+# --- the prescan --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -315,7 +315,7 @@ def test_prescan_skips_attribute_values_of_other_tags() -> None:
     assert prescan(b"<a title='x <meta charset=utf-8'><b>") is None
 
 
-# --- sniff: the order of the steps ---------------------------------------------------------------------
+# --- sniff: the order of the steps --------------------------------------------------------------------------
 
 
 def test_bom_wins_over_everything() -> None:
@@ -361,7 +361,7 @@ def test_default() -> None:
         sniff(b"", default="nope")
 
 
-# --- decode, encode_text, encode_fragment ---------------------------------------------------------------
+# --- decode, encode_text, encode_fragment -------------------------------------------------------------------
 
 
 def test_decode_skips_the_bom() -> None:

@@ -682,9 +682,11 @@ def _codec(sniffed: Sniffed) -> str:
 def decode(data: bytes, sniffed: Sniffed) -> str:
     """Decode `data` after its BOM; every undecodable byte b becomes U+DC00+b so `encode_text` restores it.
 
-    For ASCII-compatible encodings this is ``data.decode(codec, "surrogateescape")``. The one exception to
-    exact round-tripping is ISO-2022-JP, whose escape sequences carry state a re-encoder does not reproduce.
-    Raises ValueError when the encoding has no Python codec.
+    For ASCII-compatible encodings this is ``data.decode(codec, "surrogateescape")``. Re-encoding gives back
+    the same bytes, with two exceptions: ISO-2022-JP, whose escape sequences carry state a re-encoder does
+    not reproduce, and the few characters Shift_JIS (windows-31j) and Big5 can each spell two ways, which
+    come back spelt the other way but with the same length -- all `offsets` relies on. Raises ValueError
+    when the encoding has no Python codec.
     """
     return data[sniffed.bom_length :].decode(_codec(sniffed), ESCAPE_ERRORS)
 
@@ -694,8 +696,8 @@ def encode_text(text: str, sniffed: Sniffed) -> bytes:
     codec = _codec(sniffed)
     if sniffed.name not in ("UTF-16BE", "UTF-16LE") or not _ESCAPE_RE.search(text):
         return text.encode(codec, ESCAPE_ERRORS)
-    # CPython's UTF-16 encoder refuses an odd number of bytes from an error handler, and an escaped byte is
-    # one byte, so the escapes are put back by hand between normally encoded runs.
+    # CPython's UTF-16 encoder rejects an error-handler replacement of an odd number of bytes, and each
+    # escape stands for one byte, so the escapes are put back by hand between normally encoded runs.
     out = bytearray()
     position = 0
     for match in _ESCAPE_RE.finditer(text):

@@ -25,6 +25,8 @@ _NEGATIVE = re.compile(
     re.I,
 )
 _MIN_WORDS = 8
+_SEMANTIC_BOUNDARY = frozenset({"article", "main"})
+_ENOUGH = 6  # paragraphs: a container with this many is not widened
 
 
 def _class_weight(el: Element) -> float:
@@ -52,10 +54,15 @@ def _link_density(el: Element, text_len: int) -> float:
     return min(1.0, linked / text_len)
 
 
-def find_article(paragraphs: Iterable[Element]) -> Element | None:
-    """The element most likely to hold the article body, scored from its paragraphs."""
+def find_article(paragraphs: Iterable[Element], ignore: str = "") -> Element | None:
+    """The element most likely to hold the article body, scored from its paragraphs.
+
+    Paragraphs the rule would not count (inside a list item, a quote, a figure: `ignore`) do not vote, so
+    a list of teasers does not win; a match further up than the grandparent is a layout table, and does.
+    """
     scores: dict[Element, float] = {}
     order: list[Element] = []
+    qualifying: set[Element] = set()
     for p in paragraphs:
         text = p.text
         words = count_words(text)
@@ -63,6 +70,9 @@ def find_article(paragraphs: Iterable[Element]) -> Element | None:
             continue
         if _link_density(p, len(text)) > 0.5:
             continue
+        if ignore and _near_match(p, ignore):
+            continue
+        qualifying.add(p)
         score = 1.0 + text.count(",") + text.count("，") + min(words / 20.0, 3.0)
         parent = p.parent
         level = 1.0
@@ -86,4 +96,44 @@ def find_article(paragraphs: Iterable[Element]) -> Element | None:
             adjusted *= 0.5
         if best is None or adjusted > best_score:
             best, best_score = el, adjusted
+    return _widen(best, qualifying) if best is not None else None
+
+
+def _widen(best: Element, qualifying: set[Element]) -> Element:
+    # A winner holding only a few paragraphs is often one block of an article split over sibling blocks
+    # (a lead, then the body; one wrapper per step): climb to the nearest ancestor, a few levels up at
+    # most, that holds more of the page's paragraphs, until the container holds enough.
+    count = _count(best, qualifying)
+    while count < _ENOUGH and best.tag not in _SEMANTIC_BOUNDARY:
+        walker = best.parent
+        found: tuple[Element, int] | None = None
+        for _ in range(4):
+            if not isinstance(walker, Element) or walker.tag in ("body", "html") or _class_weight(walker) < 0:
+                break
+            walker_count = _count(walker, qualifying)
+            if walker_count > count:
+                found = (walker, walker_count)
+                break
+            if walker.tag in _SEMANTIC_BOUNDARY:
+                break  # the page marked up where its article ends: what lies beyond is something else
+            walker = walker.parent
+        if found is None:
+            break
+        best, count = found
     return best
+
+
+def _near_match(p: Element, ignore: str) -> bool:
+    walker: Element | None = p
+    for _ in range(3):
+        if walker is None:
+            return False
+        if walker.matches(ignore):
+            return True
+        parent = walker.parent
+        walker = parent if isinstance(parent, Element) else None
+    return False
+
+
+def _count(el: Element, qualifying: set[Element]) -> int:
+    return sum(1 for p in el.select("p") if p in qualifying)

@@ -141,7 +141,7 @@ def plan_page(
 def _find_container(doc: Document, rule: Rule) -> tuple[Element | None, str]:
     for selector in rule.containers:
         if selector == AUTO:
-            found = find_article(doc.select(rule.paragraphs))
+            found = find_article(doc.select(rule.paragraphs), ", ".join(rule.ignore_inside))
             if found is not None:
                 return found, AUTO
             continue

@@ -12,6 +12,7 @@ cannot prove is refused with a reason rather than guessed.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from turbohtml import Document, DocumentFragment, Element, Namespace
@@ -33,9 +34,10 @@ Position = tuple[int, int]  # (1-based line, 0-based column) in the normalised s
 class Hazards:
     """Page-wide facts that make some offsets unsafe, gathered in one pass over the elements."""
 
-    # Unclosed formatting elements (originals without an end tag, and the parser's clones of them), with
-    # the position from which they are live, and the cell/object that scopes them, if any.
-    formatting: tuple[tuple[Position, Element | None, str], ...]
+    # Unclosed formatting elements (originals without an end tag, and the parser's clones of them): the
+    # position from which each is live, the cell/object that scopes it, its tag, and the position where a
+    # later <a> start tag clears it from the list (for <a> only; None when nothing visible clears it).
+    formatting: tuple[tuple[Position, Element | None, str, Position | None], ...]
     first_unclosed_form: Position | None
     frameset: bool
 
@@ -52,7 +54,7 @@ class Boundary:
 
 
 def scan(doc: Document) -> Hazards:
-    formatting: list[tuple[Position, Element | None, str]] = []
+    found: list[tuple[Position, Element | None, str]] = []
     first_form: Position | None = None
     frameset = False
     for el in doc.iter_elements(
@@ -93,7 +95,7 @@ def scan(doc: Document) -> Hazards:
         if tag == "template":
             # A template left open swallows what follows into its contents; parsers have disagreed on
             # nested ones. Treat everything after it as unsafe.
-            formatting.append((where, None, tag))
+            found.append((where, None, tag))
             continue
         if tag == "form":
             if first_form is None or where < first_form:
@@ -101,9 +103,37 @@ def scan(doc: Document) -> Hazards:
             continue
         if el.namespace is not Namespace.HTML:
             continue
-        scope = el.closest(",".join(sorted(MARKERS)))
-        formatting.append((where, scope, tag))
-    return Hazards(tuple(formatting), first_form, frameset)
+        scope = el.closest(_MARKER_SELECTOR)
+        found.append((where, scope, tag))
+    if not found:
+        return Hazards((), first_form, frameset)
+    links = _link_starts(doc) if any(tag == "a" and scope is None for _, scope, tag in found) else []
+    formatting = tuple(
+        (where, scope, tag, _cleared_by_link(where, links) if tag == "a" and scope is None else None)
+        for where, scope, tag in found
+    )
+    return Hazards(formatting, first_form, frameset)
+
+
+_MARKER_SELECTOR = ",".join(sorted(MARKERS))
+
+
+def _link_starts(doc: Document) -> list[Position]:
+    # An <a> start tag makes the parser drop any earlier <a> still in the list of active formatting
+    # elements (the "a in the list" step of the in-body rules), so an orphaned link stops being a hazard
+    # at the next link outside a table cell.
+    starts: list[Position] = []
+    for a in doc.iter_elements("a"):
+        loc = a.source_location
+        if loc is not None and a.closest(_MARKER_SELECTOR) is None:
+            starts.append((loc.start_tag.start_line, loc.start_tag.start_col))
+    starts.sort()
+    return starts
+
+
+def _cleared_by_link(where: Position, links: list[Position]) -> Position | None:
+    index = bisect_right(links, where)
+    return links[index] if index < len(links) else None
 
 
 def parent_problem(parent: Element | None) -> str | None:
@@ -191,8 +221,8 @@ def _implied_p_end(p: Element, parent: Element) -> tuple[int, Position] | str:
 
 
 def _hazard_before(position: Position, parent: Element, hazards: Hazards, unit_has_form: bool) -> str | None:
-    for where, scope, tag in hazards.formatting:
-        if where >= position:
+    for where, scope, tag, cleared in hazards.formatting:
+        if where >= position or (cleared is not None and cleared < position):
             continue
         if scope is not None and not _is_ancestor_or_self(scope, parent):
             continue  # the cell that held it has closed, and with it the formatting element's marker
