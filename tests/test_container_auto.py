@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import html5lib
 import pytest
@@ -16,10 +17,29 @@ import pytest
 from adinject.engine import Rules, load_rules
 from tests.corpus import AUTO_RULES, READABILITY, readability_pages, require
 
-# A word is a run of letters or digits; in Chinese and Japanese, which do not space words, each character.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+# The judge's own, plain notion of a word (a run of letters or digits), independent of the engine's.
+WORD = re.compile(r"\w+")
 NS = "{http://www.w3.org/1999/xhtml}"
+INLINE = {
+    "a",
+    "abbr",
+    "b",
+    "cite",
+    "code",
+    "em",
+    "font",
+    "i",
+    "mark",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "time",
+    "u",
+}
 
 
 def _text(el: object) -> str:
@@ -31,6 +51,32 @@ def auto_rules(tmp_path_factory: pytest.TempPathFactory) -> Rules:
     folder = tmp_path_factory.mktemp("auto")
     (folder / "auto.yaml").write_text(AUTO_RULES)
     return load_rules(folder)
+
+
+def _text_before(unit: Any, parent: Any) -> str:
+    """The text of what the unit follows: the element just before it, or, when the unit follows a blank
+    line (<br><br>) of text laid out with line breaks, the run of text before that blank line."""
+    siblings = list(parent)
+    index = siblings.index(unit)
+    if index == 0:
+        return ""
+    before = siblings[index - 1]
+    if before.tag != f"{NS}br" or (before.tail or "").strip():
+        return _text(before)
+    pieces: list[str] = []
+    i = index - 1
+    while i >= 0 and siblings[i].tag == f"{NS}br" and not (siblings[i].tail or "").strip():
+        i -= 1  # the blank line itself
+    while i >= 0:
+        el = siblings[i]
+        if el.tag == f"{NS}br" or el.tag.replace(NS, "") not in INLINE:
+            pieces.append(el.tail or "")
+            break
+        pieces.append(_text(el) + (el.tail or ""))
+        i -= 1
+    else:
+        pieces.append(parent.text or "")
+    return "".join(reversed(pieces))
 
 
 def _judge_encoding(source: bytes) -> str:
@@ -59,10 +105,7 @@ def _judge(rules: Rules, page: Path) -> tuple[int, int, bool, int]:
     for div in tree.iter(f"{NS}div"):
         if div.get("class") != "slot":
             continue
-        parent = parents[div]
-        siblings = list(parent)
-        before = siblings[siblings.index(div) - 1] if siblings.index(div) > 0 else None
-        words = [w.lower() for w in WORD.findall(_text(before))] if before is not None else []
+        words = [w.lower() for w in WORD.findall(_text_before(div, parents[div]))]
         in_article = sum(1 for w in words if article_words[w] > 0)
         if words and in_article >= 0.8 * len(words):
             good += 1

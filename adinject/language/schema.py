@@ -140,6 +140,13 @@ class Rule(_Strict):
         ),
     )
     paragraphs: str = Field(default="p", description="CSS selector of what counts as a paragraph.")
+    br_paragraphs: bool = Field(
+        default=True,
+        description=(
+            "Also count text separated by a blank line (<br><br>) as paragraphs, as readers see it; the unit "
+            "then goes after the blank line. Applies only when `paragraphs` is p."
+        ),
+    )
     ignore_inside: list[str] = Field(
         default_factory=lambda: ["blockquote", "figure", "table", "aside", "li"],
         description="Paragraphs inside an element matching one of these selectors are not counted.",

@@ -8,6 +8,7 @@ parent when the article's paragraphs are split over sibling blocks (a common CMS
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable
 
@@ -54,49 +55,67 @@ def _link_density(el: Element, text_len: int) -> float:
     return min(1.0, linked / text_len)
 
 
-def find_article(paragraphs: Iterable[Element], ignore: str = "") -> Element | None:
+def find_article(
+    paragraphs: Iterable[tuple[Element, str]], ignore: str = "", words_out: dict[Element, int] | None = None
+) -> Element | None:
     """The element most likely to hold the article body, scored from its paragraphs.
 
     Paragraphs the rule would not count (inside a list item, a quote, a figure: `ignore`) do not vote, so
     a list of teasers does not win; a match further up than the grandparent is a layout table, and does.
+    Word counts are left in `words_out` so that counting paragraphs afterwards does not redo them.
     """
     scores: dict[Element, float] = {}
-    order: list[Element] = []
     qualifying: set[Element] = set()
-    for p in paragraphs:
-        text = p.text
+    last_parent: object = None
+    chain: list[Element] = []
+    for p, text in paragraphs:
         words = count_words(text)
+        if words_out is not None:
+            words_out[p] = words
         if words < _MIN_WORDS:
             continue
-        if _link_density(p, len(text)) > 0.5:
-            continue
         if ignore and _near_match(p, ignore):
+            continue
+        if _link_density(p, len(text)) > 0.5:
             continue
         qualifying.add(p)
         score = 1.0 + text.count(",") + text.count("，") + min(words / 20.0, 3.0)
         parent = p.parent
-        level = 1.0
-        for _ in range(3):
-            if not isinstance(parent, Element) or parent.tag in ("html",):
-                break
-            if parent not in scores:
-                scores[parent] = 0.0
-                order.append(parent)
-            scores[parent] += score / level
-            level = 2.0 if level == 1.0 else level * 1.5
-            parent = parent.parent
+        if parent is not last_parent:
+            last_parent = parent
+            chain = _chain(parent)
+        for el, share in zip(chain, _SHARES, strict=False):
+            scores[el] = scores.get(el, 0.0) + score * share
     if not scores:
         return None
+    # Link density needs the candidate's whole text: only the front-runners pay for it.
+    # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
+    field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
+    weights = {el: _class_weight(el) for el in field}
+    front = sorted(field, key=lambda el: scores[el] + weights[el], reverse=True)[:_FRONT_RUNNERS]
     best: Element | None = None
     best_score = 0.0
-    for el in order:
-        text_len = len(el.text)
-        adjusted = (scores[el] + _class_weight(el)) * (1.0 - _link_density(el, text_len))
+    for el in front:
+        adjusted = (scores[el] + weights[el]) * (1.0 - _link_density(el, len(el.text)))
         if el.tag == "body":
             adjusted *= 0.5
         if best is None or adjusted > best_score:
             best, best_score = el, adjusted
     return _widen(best, qualifying) if best is not None else None
+
+
+_SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparent and great-grandparent
+_FRONT_RUNNERS = 6
+_FIELD = 16
+
+
+def _chain(parent: object) -> list[Element]:
+    chain: list[Element] = []
+    walker = parent
+    while isinstance(walker, Element) and walker.tag != "html" and len(chain) < len(_SHARES):
+        chain.append(walker)
+        walker = walker.parent
+    return chain
 
 
 def _widen(best: Element, qualifying: set[Element]) -> Element:
@@ -124,16 +143,12 @@ def _widen(best: Element, qualifying: set[Element]) -> Element:
 
 
 def _near_match(p: Element, ignore: str) -> bool:
-    walker: Element | None = p
-    for _ in range(3):
-        if walker is None:
-            return False
-        if walker.matches(ignore):
-            return True
-        parent = walker.parent
-        walker = parent if isinstance(parent, Element) else None
-    return False
+    holder = p.closest(ignore)
+    if holder is None:
+        return False
+    parent = p.parent
+    return holder is p or holder is parent or (isinstance(parent, Element) and holder is parent.parent)
 
 
 def _count(el: Element, qualifying: set[Element]) -> int:
-    return sum(1 for p in el.select("p") if p in qualifying)
+    return sum(1 for p in el.select("p, br") if p in qualifying)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from turbohtml import Element
+from turbohtml import Element, Text
 
 from adinject.language.schema import Rule
 from adinject.placement.words import count_words
@@ -13,10 +14,14 @@ from adinject.placement.words import count_words
 @dataclass(frozen=True, slots=True)
 class Candidate:
     el: Element
+    text: str
     words: int
-    start: int  # normalised offset of the start tag (document order)
     counted: bool
     left_out: str | None = None
+
+    def start(self) -> int:
+        """Normalised offset of the start tag (computed on demand: source locations cost a few objects)."""
+        return _start(self.el)
 
 
 def _inside(inner: Element, outer: Element) -> bool:
@@ -28,23 +33,29 @@ def _inside(inner: Element, outer: Element) -> bool:
     return False
 
 
-def collect(container: Element, rule: Rule) -> list[Candidate]:
+def collect(container: Element, rule: Rule, words_cache: dict[Element, int] | None = None) -> list[Candidate]:
     """Every element matching `paragraphs` inside the container, each counted or left out with a reason."""
     ignore = ", ".join(rule.ignore_inside)
     text_filter = rule.paragraph_text
     wanted = [s.lower() for s in text_filter.contains] if text_filter else []
     unwanted = [s.lower() for s in text_filter.not_contains] if text_filter else []
     out: list[Candidate] = []
-    for el in container.select(rule.paragraphs):
-        loc = el.source_location
-        start = loc.start_tag.start_offset if loc is not None else -1
-        text = el.text
-        words = count_words(text)
+    pairs = [(el, el.text) for el in container.select(rule.paragraphs)]
+    if rule.br_paragraphs and rule.paragraphs.strip() == "p":
+        runs = br_runs(container)
+        if runs:
+            pairs.extend(runs)
+            pairs.sort(key=lambda pair: pair[0].position or (0, 0))
+    for el, text in pairs:
+        cached = words_cache.get(el) if words_cache is not None else None
+        words = count_words(text) if cached is None else cached
         reason: str | None = None
         if ignore:
             holder = el.closest(ignore)
             if holder is not None and holder is not container and _inside(holder, container):
                 reason = f"inside <{holder.tag}> (ignore_inside)"
+        if reason is None and el.closest(_HIDDEN) is not None:
+            reason = "hidden from readers (hidden, aria-hidden or display:none)"
         if reason is None and _nested_paragraph(el, container, rule.paragraphs):
             reason = "inside another counted paragraph"
         if reason is None and words < rule.min_paragraph_words:
@@ -57,7 +68,7 @@ def collect(container: Element, rule: Rule) -> list[Candidate]:
                 reason = "text contains none of paragraph_text.contains"
             elif any(w in low for w in unwanted):
                 reason = "text contains a phrase in paragraph_text.not_contains"
-        out.append(Candidate(el, words, start, reason is None, reason))
+        out.append(Candidate(el, text, words, reason is None, reason))
     return out
 
 
@@ -68,3 +79,122 @@ def _nested_paragraph(el: Element, container: Element, selector: str) -> bool:
     parent = el.parent
     holder = parent.closest(selector) if isinstance(parent, Element) else None
     return holder is not None and holder is not container and _inside(holder, container)
+
+
+_HIDDEN = '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'
+
+
+def _start(el: Element) -> int:
+    loc = el.source_location
+    return loc.start_tag.start_offset if loc is not None else -1
+
+
+# Inline elements that continue a run of text; anything else (a block, a <p>) ends the run.
+_INLINE = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "cite",
+        "code",
+        "data",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+        "wbr",
+        "big",
+        "nobr",
+    }
+)
+
+
+_NOT_RUN_PARENTS = _INLINE | {
+    "p",
+    "li",
+    "td",
+    "th",
+    "pre",
+    "address",
+    "dd",
+    "dt",
+    "caption",
+    "label",
+    "button",
+}
+_OVERLAY = re.compile(r"modal|popup|dialog|tooltip|overlay|lightbox", re.I)
+
+
+def _overlay(el: Element) -> bool:
+    # Line-broken text inside a pop-up (a sign-up modal, a tooltip) is not part of the article.
+    walker: Element | None = el
+    for _ in range(4):
+        if walker is None:
+            return False
+        cls = walker.attrs.get("class")
+        if isinstance(cls, list) and _OVERLAY.search(" ".join(cls)):
+            return True
+        parent = walker.parent
+        walker = parent if isinstance(parent, Element) else None
+    return False
+
+
+def br_runs(container: Element) -> list[tuple[Element, str]]:
+    """Runs of text ended by a blank line (<br><br>), each as (the <br> that ends it, its text).
+
+    Old CMSs and blog engines separate paragraphs with line breaks instead of <p>; readers see paragraphs
+    either way, and so does Readability. Only runs directly inside a block count, not line breaks in a <p>.
+    """
+    parents: dict[Element, None] = {}
+    for br in container.select("br"):
+        parent = br.parent
+        if (
+            isinstance(parent, Element)
+            and parent.tag not in ("p", "li", "td", "th", "pre")
+            and parent.tag not in _INLINE
+        ):
+            parents.setdefault(parent, None)
+    runs: list[tuple[Element, str]] = []
+    for parent in parents:
+        text: list[str] = []
+        pending_br: Element | None = None
+        for child in parent.children:
+            if isinstance(child, Element) and child.tag == "br":
+                if pending_br is not None:
+                    if "".join(text).strip():
+                        runs.append((child, "".join(text)))
+                    text = []
+                    pending_br = None
+                else:
+                    pending_br = child
+                continue
+            if isinstance(child, Text):
+                if child.data.strip():
+                    if pending_br is not None:
+                        text.append(" ")
+                    pending_br = None
+                text.append(child.data)
+            elif isinstance(child, Element) and child.tag in _INLINE:
+                pending_br = None
+                text.append(child.text)
+            elif isinstance(child, Element):
+                text = []  # a block element ends the run without a blank line: not a paragraph of ours
+                pending_br = None
+    return runs

@@ -15,10 +15,14 @@ from turbohtml import Document, Element
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
 from adinject.placement.container import find_article
-from adinject.placement.paragraphs import Candidate, collect
-from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem, scan
+from adinject.placement.paragraphs import Candidate, br_runs, collect
+from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem
 from adinject.placement.words import first_words
 from adinject.result import ParagraphInfo, RuleTrace, Skip
+
+# How far a unit may shift from the paragraph it asked for, in counted paragraphs. Beyond that it is no
+# longer where ad ops put it; the cap also keeps the search linear on pages where nothing is safe.
+MAX_SHIFT = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +66,15 @@ def plan_page(
     selector_for: Callable[[Element], str] | None = None,
 ) -> PagePlan:
     plan = PagePlan()
-    hazards = scan(doc)
+    hazards = Hazards(doc)
     taken: dict[int, str] = {}
     page_units = 0
     page_cap = settings.max_units_per_page
     for rule in rules:
         trace = RuleTrace(rule=rule.name, matched_url=True)
         plan.traces.append(trace)
-        container, found_by = _find_container(doc, rule)
+        words_cache: dict[Element, int] = {}
+        container, found_by = _find_container(doc, rule, words_cache)
         if container is None:
             plan.skipped.append(
                 Skip("no_container", f"no container matched (tried {', '.join(rule.containers)})", rule.name)
@@ -79,7 +84,7 @@ def plan_page(
         trace.container_tag = container.tag
         loc = container.source_location
         trace.container_offset = loc.start_tag.start_offset if loc is not None else None
-        candidates = collect(container, rule)
+        candidates = collect(container, rule, words_cache)
         counted = [c for c in candidates if c.counted]
         if explain:
             number = 0
@@ -88,7 +93,7 @@ def plan_page(
                     number += 1
                 trace.paragraphs.append(
                     ParagraphInfo(
-                        number if c.counted else None, c.words, first_words(c.el.text), c.start, c.left_out
+                        number if c.counted else None, c.words, first_words(c.text), c.start(), c.left_out
                     )
                 )
         prefix = [0]
@@ -138,10 +143,13 @@ def plan_page(
     return plan
 
 
-def _find_container(doc: Document, rule: Rule) -> tuple[Element | None, str]:
+def _find_container(doc: Document, rule: Rule, words_cache: dict[Element, int]) -> tuple[Element | None, str]:
     for selector in rule.containers:
         if selector == AUTO:
-            found = find_article(doc.select(rule.paragraphs), ", ".join(rule.ignore_inside))
+            voters = [(el, el.text) for el in doc.select(rule.paragraphs)]
+            if rule.br_paragraphs and rule.paragraphs.strip() == "p" and doc.root is not None:
+                voters.extend(br_runs(doc.root))
+            found = find_article(voters, ", ".join(rule.ignore_inside), words_cache)
             if found is not None:
                 return found, AUTO
             continue
@@ -208,6 +216,7 @@ def _place(
         out.append(
             Skip("out_of_range", "no counted paragraph at the requested position", rule.name, placement.unit)
         )
+    exhausted: Skip | None = None
     for target in requested:
         if limit is not None and placed_here >= limit:
             out.append(
@@ -231,9 +240,17 @@ def _place(
                 )
             )
             continue
+        if exhausted is not None:
+            # Shifting down from an earlier target found no boundary up to the end of the article; a later
+            # target cannot do better (boundaries only get used, never freed), so say so without searching:
+            # this keeps thousands of targets on a page with no safe boundary linear.
+            out.append(Skip(exhausted.code, exhausted.reason, rule.name, placement.unit, target))
+            continue
         found = _search(state, placement, target, last, taken)
         if isinstance(found, Skip):
             out.append(found)
+            if placement.shift == "down" and found.code != "shift_limit":
+                exhausted = found
             continue
         k, boundary, note = found
         last = k
@@ -271,6 +288,15 @@ def _search(
     first_reason: tuple[str, str] | None = None
     k = target
     while 1 <= k <= n:
+        if abs(k - target) > MAX_SHIFT:
+            code, reason = first_reason or ("out_of_range", "")
+            return Skip(
+                "shift_limit" if placement.shift == "down" else code,
+                f"{reason}; no boundary within {MAX_SHIFT} paragraphs",
+                rule.name,
+                placement.unit,
+                target,
+            )
         problem = _position_problem(state, placement, k, last)
         if problem is None:
             got = _boundary(state, k)
@@ -296,8 +322,10 @@ def _search(
                     return k, got, note
         if first_reason is None:
             first_reason = problem
-        if problem[0] in ("range", "after_words") or placement.shift == "skip":
+        if placement.shift == "skip":
             break
+        if problem[0] == "after_words" or (problem[0] == "range" and not (step > 0 and k <= rule.skip_first)):
+            break  # further in this direction only gets worse
         k += step
     code, reason = first_reason or ("out_of_range", "no boundary left to shift to")
     return Skip(code, reason, rule.name, placement.unit, target)
@@ -398,7 +426,7 @@ def _place_anchor(
     out: list[Skip | Slot] = []
     matches = container.select(anchor.selector)
     wanted = anchor.nth if isinstance(anchor.nth, list) else [anchor.nth]
-    starts = [c.start for c in state.counted]
+    starts = [c.start() for c in state.counted]
     placed_here = 0
     for nth in wanted:
         if placement.max is not None and placed_here >= placement.max:

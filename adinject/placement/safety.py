@@ -19,6 +19,7 @@ from turbohtml import Document, DocumentFragment, Element, Namespace
 
 from adinject.placement.html_sets import (
     CELLS,
+    FORMATTING,
     MARKERS,
     P_CLOSERS,
     P_CLOSING_PARENTS,
@@ -28,18 +29,6 @@ from adinject.placement.html_sets import (
 )
 
 Position = tuple[int, int]  # (1-based line, 0-based column) in the normalised source, turbohtml's convention
-
-
-@dataclass(frozen=True, slots=True)
-class Hazards:
-    """Page-wide facts that make some offsets unsafe, gathered in one pass over the elements."""
-
-    # Unclosed formatting elements (originals without an end tag, and the parser's clones of them): the
-    # position from which each is live, the cell/object that scopes it, its tag, and the position where a
-    # later <a> start tag clears it from the list (for <a> only; None when nothing visible clears it).
-    formatting: tuple[tuple[Position, Element | None, str, Position | None], ...]
-    first_unclosed_form: Position | None
-    frameset: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,87 +42,108 @@ class Boundary:
     implied_close: bool  # the element before is a <p> the unit's first start tag must close
 
 
-def scan(doc: Document) -> Hazards:
-    found: list[tuple[Position, Element | None, str]] = []
-    first_form: Position | None = None
-    frameset = False
-    for el in doc.iter_elements(
-        (
-            "a",
-            "b",
-            "big",
-            "code",
-            "em",
-            "font",
-            "i",
-            "nobr",
-            "s",
-            "small",
-            "strike",
-            "strong",
-            "tt",
-            "u",
-            "form",
-            "frameset",
-            "template",
-        )
-    ):
-        tag = el.tag
-        if tag == "frameset":
-            frameset = True
-            continue
-        loc = el.source_location
-        if loc is not None and loc.end_tag is not None:
-            continue
-        if loc is None:
-            pos = el.position
-            if pos is None:
-                continue
-            where: Position = (pos[0], pos[1])
-        else:
-            where = (loc.start_tag.start_line, loc.start_tag.start_col)
-        if tag == "template":
-            # A template left open swallows what follows into its contents; parsers have disagreed on
-            # nested ones. Treat everything after it as unsafe.
-            found.append((where, None, tag))
-            continue
-        if tag == "form":
-            if first_form is None or where < first_form:
-                first_form = where
-            continue
-        if el.namespace is not Namespace.HTML:
-            continue
-        scope = el.closest(_MARKER_SELECTOR)
-        found.append((where, scope, tag))
-    if not found:
-        return Hazards((), first_form, frameset)
-    links = _link_starts(doc) if any(tag == "a" and scope is None for _, scope, tag in found) else []
-    formatting = tuple(
-        (where, scope, tag, _cleared_by_link(where, links) if tag == "a" and scope is None else None)
-        for where, scope, tag in found
-    )
-    return Hazards(formatting, first_form, frameset)
-
-
+_HAZARD_TAGS = (*sorted(FORMATTING), "form", "template")
 _MARKER_SELECTOR = ",".join(sorted(MARKERS))
 
 
-def _link_starts(doc: Document) -> list[Position]:
-    # An <a> start tag makes the parser drop any earlier <a> still in the list of active formatting
-    # elements (the "a in the list" step of the in-body rules), so an orphaned link stops being a hazard
-    # at the next link outside a table cell.
-    starts: list[Position] = []
-    for a in doc.iter_elements("a"):
-        loc = a.source_location
-        if loc is not None and a.closest(_MARKER_SELECTOR) is None:
-            starts.append((loc.start_tag.start_line, loc.start_tag.start_col))
-    starts.sort()
-    return starts
+class Hazards:
+    """Page-wide facts that make offsets unsafe: unclosed formatting elements, forms and templates.
+
+    Asking an element for its source location costs a few objects, and pages carry hundreds of links, so
+    the elements are sorted by their (cheap) position once and examined only as far as a query needs:
+    links in the footer never cost anything when the units all go above them.
+    """
+
+    __slots__ = (
+        "_a_orphans",
+        "_first_form",
+        "_first_unscoped",
+        "_items",
+        "_links",
+        "_next",
+        "_scoped",
+        "frameset",
+    )
+
+    def __init__(self, doc: Document) -> None:
+        items: list[tuple[Position, Element]] = []
+        for el in doc.iter_elements(_HAZARD_TAGS):
+            pos = el.position
+            items.append(((pos[0], pos[1]) if pos is not None else (0, 0), el))
+        items.sort(key=lambda item: item[0])
+        self._items = items
+        self._next = 0
+        self.frameset = doc.select_one("frameset") is not None
+        self._first_unscoped: Position | None = None
+        self._first_form: Position | None = None
+        self._a_orphans: list[Position] = []
+        self._links: list[Position] | None = None
+        self._scoped: dict[Element, Position] = {}
+
+    def _advance(self, position: Position) -> None:
+        items = self._items
+        while self._next < len(items) and items[self._next][0] < position:
+            where, el = items[self._next]
+            self._next += 1
+            loc = el.source_location
+            if loc is not None and loc.end_tag is not None:
+                continue
+            tag = el.tag
+            if tag == "form":
+                if self._first_form is None:
+                    self._first_form = where
+                continue
+            if el.namespace is not Namespace.HTML:
+                continue
+            # A template left open swallows what follows; a formatting element left open in the list of
+            # active formatting elements is re-opened by the parser inside the next text, i.e. the unit.
+            scope = None if tag == "template" else el.closest(_MARKER_SELECTOR)
+            if scope is not None:
+                self._scoped.setdefault(scope, where)
+            elif tag == "a":
+                self._a_orphans.append(where)
+            elif self._first_unscoped is None:
+                self._first_unscoped = where
+
+    def problem_before(self, position: Position, parent: Element, unit_has_form: bool) -> str | None:
+        self._advance(position)
+        if self._first_unscoped is not None and self._first_unscoped < position:
+            return _reopen_reason(self._first_unscoped)
+        for where in self._a_orphans:
+            if where < position and not self._link_between(where, position):
+                return _reopen_reason(where)
+        for scope, where in self._scoped.items():
+            # Formatting elements opened inside a table cell are forgotten when the cell closes.
+            if where < position and _is_ancestor_or_self(scope, parent):
+                return _reopen_reason(where)
+        if unit_has_form:
+            if self._first_form is not None and self._first_form < position:
+                return "the unit has a <form> and an unclosed <form> earlier in the page would swallow it"
+            if parent.closest("form") is not None:
+                return "the unit has a <form> and sits inside another <form>"
+        return None
+
+    def _link_between(self, after: Position, before: Position) -> bool:
+        # An <a> start tag makes the parser drop an earlier <a> still in the list of active formatting
+        # elements (the in-body rule for "a"), so an orphaned link is harmless after the next link that is
+        # not inside a table cell.
+        if self._links is None:
+            self._links = sorted(
+                (loc.start_tag.start_line, loc.start_tag.start_col)
+                for _, el in self._items
+                if el.tag == "a"
+                and (loc := el.source_location) is not None
+                and el.closest(_MARKER_SELECTOR) is None
+            )
+        index = bisect_right(self._links, after)
+        return index < len(self._links) and self._links[index] < before
 
 
-def _cleared_by_link(where: Position, links: list[Position]) -> Position | None:
-    index = bisect_right(links, where)
-    return links[index] if index < len(links) else None
+def _reopen_reason(where: Position) -> str:
+    return (
+        f"an element left open earlier in the page (line {where[0]}) would be re-opened by the browser "
+        "inside the unit"
+    )
 
 
 def parent_problem(parent: Element | None) -> str | None:
@@ -194,7 +204,7 @@ def boundary_after(el: Element, hazards: Hazards, *, unit_has_form: bool = False
         implied = True
     else:
         return f"<{el.tag}> has no end tag, so where it ends is the parser's guess"
-    hazard = _hazard_before(position, parent, hazards, unit_has_form)
+    hazard = hazards.problem_before(position, parent, unit_has_form)
     if hazard is not None:
         return hazard
     return Boundary(offset, position, el, parent, implied)
@@ -218,24 +228,6 @@ def _implied_p_end(p: Element, parent: Element) -> tuple[int, Position] | str:
         return "the paragraph has no </p> and the next element was created by the parser"
     span = nloc.start_tag
     return span.start_offset, (span.start_line, span.start_col)
-
-
-def _hazard_before(position: Position, parent: Element, hazards: Hazards, unit_has_form: bool) -> str | None:
-    for where, scope, tag, cleared in hazards.formatting:
-        if where >= position or (cleared is not None and cleared < position):
-            continue
-        if scope is not None and not _is_ancestor_or_self(scope, parent):
-            continue  # the cell that held it has closed, and with it the formatting element's marker
-        return (
-            f"an unclosed <{tag}> earlier in the page (line {where[0]}) would be re-opened by the browser "
-            "inside the unit"
-        )
-    if unit_has_form:
-        if hazards.first_unclosed_form is not None and hazards.first_unclosed_form < position:
-            return "the unit has a <form> and an unclosed <form> earlier in the page would swallow it"
-        if parent.closest("form") is not None:
-            return "the unit has a <form> and sits inside another <form>"
-    return None
 
 
 def _is_ancestor_or_self(candidate: Element, node: Element) -> bool:

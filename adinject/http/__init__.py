@@ -1,0 +1,5 @@
+"""The HTTP layer: an ASGI middleware that runs the engine on outgoing HTML pages."""
+
+from adinject.http.middleware import AdInjectMiddleware, RulesLike
+
+__all__ = ["AdInjectMiddleware", "RulesLike"]

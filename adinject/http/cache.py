@@ -1,0 +1,97 @@
+"""An LRU of engine plans, so a page served again skips parsing and placement.
+
+Planning (parse + placement) is the expensive part of the engine; realizing a plan (rendering units, splicing)
+is cheap and runs per request, so per-request context still reaches the units. A plan is valid for one exact
+page, one rules version, one URL path, one response Content-Type (its charset decides how the bytes are read)
+and the request-header values the rules read; the key is made of exactly those. The page is represented by the
+app's strong ETag when it has one (a strong ETag promises byte identity) and otherwise by an xxh3-128 digest
+of the body. The body length is always in the key as well: a cheap guard that turns an app reusing a strong
+ETag for different bodies into a cache miss rather than a plan applied to bytes it was not made for.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from typing import Generic, TypeVar
+
+import xxhash
+
+P = TypeVar("P")
+
+CacheKey = Hashable
+
+
+class PlanCache(Generic[P]):
+    """A thread-safe LRU mapping keys (from `key`) to plans.
+
+    The engine may run in worker threads (large pages), so every access takes a lock; the critical sections
+    are a few dict operations, never the engine itself. Two threads that miss on the same key both plan; the
+    second `put` wins, which is harmless because equal keys give equal plans.
+    """
+
+    __slots__ = ("_entries", "_lock", "_seed", "hits", "maxsize", "misses")
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1 (use no cache to turn caching off)")
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[CacheKey, P] = OrderedDict()
+        self._lock = threading.Lock()
+        # A per-process seed: page bytes may carry user-written text, and xxh3 is not collision-resistant
+        # against someone who knows the seed; a secret seed keeps a crafted collision from picking another
+        # page's plan.
+        self._seed = secrets.randbits(64)
+
+    def key(
+        self,
+        body: bytes,
+        *,
+        version: str,
+        path: str,
+        content_type: str = "",
+        header_values: Iterable[str | None] = (),
+        etag: str | None = None,
+    ) -> CacheKey:
+        """The key for planning `body` at `path` under rules `version` with these request-header values.
+
+        `etag` must be a strong ETag of exactly these bytes (or None); `header_values` must come in a stable
+        order (the rules' request-header names, sorted), None for a header the request did not send.
+        """
+        page: tuple[str, str | bytes] = (
+            ("etag", etag) if etag is not None else ("xxh3", xxhash.xxh3_128_digest(body, seed=self._seed))
+        )
+        return (page, len(body), version, path, content_type, tuple(header_values))
+
+    def get(self, key: CacheKey) -> P | None:
+        with self._lock:
+            plan = self._entries.get(key)
+            if plan is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return plan
+
+    def put(self, key: CacheKey, plan: P) -> None:
+        with self._lock:
+            self._entries[key] = plan
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._entries

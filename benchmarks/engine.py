@@ -1,0 +1,125 @@
+"""Engine cost against a plain parse of the same page (`make bench`).
+
+Prints, over the readability corpus, the median ms/page of `rules.apply` with `container: auto`, of
+`lxml.html.document_fromstring`, and of BeautifulSoup(lxml) parse plus `str()`; then how `apply` scales from
+a 0.5 MB to a 4.5 MB page, and on pathological markup (deep nesting, thousands of paragraphs, stray end tags).
+Each figure is the best of several runs per page, then the median over pages.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from adinject.engine import Rules, load_rules  # noqa: E402
+from tests.corpus import AUTO_RULES, READABILITY, readability_pages  # noqa: E402
+
+HEADERS = {"content-type": "text/html"}
+
+
+def best_ms(fn: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000.0
+
+
+def auto_rules() -> Rules:
+    folder = Path(tempfile.mkdtemp(prefix="adinject-bench-"))
+    (folder / "auto.yaml").write_text(AUTO_RULES)
+    return load_rules(folder)
+
+
+def corpus(rules: Rules, repeat: int) -> None:
+    import lxml.html
+    from bs4 import BeautifulSoup
+
+    pages = [(p.name, (p / "source.html").read_bytes()) for p in readability_pages()]
+    sizes = sorted(len(data) for _, data in pages)
+    apply_ms: list[float] = []
+    lxml_ms: list[float] = []
+    bs_ms: list[float] = []
+    units = 0
+    for _, data in pages:
+        apply_ms.append(best_ms(lambda d=data: rules.apply(d, url="/a", headers=HEADERS), repeat))  # type: ignore[misc]
+        lxml_ms.append(best_ms(lambda d=data: lxml.html.document_fromstring(d), repeat))
+        bs_ms.append(best_ms(lambda d=data: str(BeautifulSoup(d, "lxml")), max(1, repeat // 3)))
+        units += len(rules.apply(data, url="/a", headers=HEADERS).insertions)
+    a, lx, bs = statistics.median(apply_ms), statistics.median(lxml_ms), statistics.median(bs_ms)
+    print(
+        f"corpus: {len(pages)} pages, median {statistics.median(sizes) / 1000:.0f} KB, {units} units placed"
+    )
+    print(f"{'approach':44} {'median ms/page':>15}")
+    print(f"{'adinject rules.apply (container: auto)':44} {a:>15.3f}")
+    print(f"{'lxml.html.document_fromstring':44} {lx:>15.3f}")
+    print(f"{'BeautifulSoup(lxml) + str()':44} {bs:>15.3f}")
+    print(f"apply / lxml parse: {a / lx:.2f}  (target <= 1.0)")
+    print(f"BeautifulSoup / apply: {bs / a:.1f}x  (target >= 30)")
+    print(f"apply p90 {statistics.quantiles(apply_ms, n=10)[-1]:.3f} ms, max {max(apply_ms):.3f} ms")
+
+
+def article_page(size: int) -> bytes:
+    paragraph = (
+        "<p>The committee met on Tuesday to discuss the proposal, which would change how the city funds "
+        "its libraries, parks and <a href='/x'>public pools</a> over the next ten years.</p>\n"
+    )
+    head = "<!DOCTYPE html><html><head><meta charset=utf-8><title>Big</title></head><body><article>\n"
+    body: list[str] = []
+    total = len(head)
+    n = 0
+    while total < size:
+        n += 1
+        chunk = f"<h2>Section {n}</h2>\n" if n % 9 == 0 else paragraph
+        body.append(chunk)
+        total += len(chunk)
+    return (head + "".join(body) + "</article></body></html>").encode()
+
+
+def scaling(rules: Rules) -> None:
+    small, large = article_page(500_000), article_page(4_500_000)
+    t_small = best_ms(lambda: rules.apply(small, url="/a", headers=HEADERS), 5)
+    t_large = best_ms(lambda: rules.apply(large, url="/a", headers=HEADERS), 3)
+    print(
+        f"0.5 MB page: {t_small:.2f} ms; 4.5 MB page: {t_large:.2f} ms; ratio {t_large / t_small:.1f} "
+        "(target <= 12; 9 is linear)"
+    )
+
+
+def pathological(rules: Rules) -> None:
+    cases = {
+        "deep nesting (20k <div>)": b"<body>" + b"<div>" * 20_000 + b"<p>x y z w v u t s r q</p>" * 8,
+        "10k paragraphs": b"<body><article>"
+        + b"<p>one two three four five six seven eight nine</p>" * 10_000,
+        "20k stray end tags": b"<body><article>"
+        + b"<p>one two three four five six seven eight</p></b></i>" * 10_000,
+        "10k unclosed <b>": b"<body><article>"
+        + b"<p><b>one two three four five six seven eight</p>" * 10_000,
+    }
+    for name, data in cases.items():
+        doubled = data + data[data.index(b">", 6) + 1 :]
+        t1 = best_ms(lambda d=data: rules.apply(d, url="/a", headers=HEADERS), 3)
+        t2 = best_ms(lambda d=doubled: rules.apply(d, url="/a", headers=HEADERS), 3)
+        print(f"{name:28} {len(data) / 1000:8.0f} KB {t1:9.2f} ms; doubled {t2:9.2f} ms (x{t2 / t1:.1f})")
+
+
+def main() -> None:
+    rules = auto_rules()
+    if READABILITY.is_dir():
+        corpus(rules, repeat=7)
+    else:
+        print(f"corpus not found at {READABILITY}: skipping the corpus comparison")
+    scaling(rules)
+    pathological(rules)
+
+
+if __name__ == "__main__":
+    main()
