@@ -1,0 +1,263 @@
+"""Placement semantics, each against a page whose paragraphs are numbered in their own text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adinject.engine import Rules
+from tests.engine_helpers import article, follows, placed_after, rules_from, simple_rules
+from tests.first_law import check_first_law
+
+H = {"content-type": "text/html; charset=utf-8"}
+
+
+def run(rules: Rules, page: bytes, url: str = "/news/a") -> tuple[list[int], list[str]]:
+    result = rules.apply(page, url=url, headers=H)
+    check_first_law(page, result, mark="ad")
+    return follows(result.body), [s.code for s in result.skipped]
+
+
+def test_issue_example_after_3_then_every_5(tmp_path: Path) -> None:
+    rules = rules_from(tmp_path, (Path(__file__).parent / "rules_fixtures" / "news.yaml").read_text())
+    page = (
+        article(15, words=30)
+        .replace(b"<article>", b'<article><div class="article-body">')
+        .replace(b"</article>", b"</div></article>")
+    )
+    result = rules.apply(page, url="/world/story", headers=H)
+    check_first_law(page, result, mark="ad-slot")
+    assert [i.paragraph for i in result.insertions] == [3, 8, 13]
+    assert [i.slot_id for i in result.insertions] == [
+        "adinject-advertisement-1",
+        "adinject-advertisement-2",
+        "adinject-advertisement-3",
+    ]
+
+
+def test_excluded_path_and_unmatched_path(tmp_path: Path) -> None:
+    rules = rules_from(tmp_path, (Path(__file__).parent / "rules_fixtures" / "news.yaml").read_text())
+    page = article(15, words=30)
+    for url in ("/news/live/now", "/sport/x"):
+        result = rules.apply(page, url=url, headers=H)
+        assert result.body == page
+        assert [s.code for s in result.skipped] == ["no_rule"]
+
+
+def test_negative_counts_from_the_end(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: -2\n")
+    assert run(rules, article(7))[0] == [6]
+
+
+def test_minus_one_is_after_the_last_unless_not_after_last(tmp_path: Path) -> None:
+    assert run(simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: -1\n"), article(5))[0] == [
+        5
+    ]
+    rules = simple_rules(
+        tmp_path, "      - unit: ad\n        after_paragraph: -1\n        not_after_last: true\n"
+    )
+    units, codes = run(rules, article(5))
+    assert units == []
+    assert codes == ["range"]
+
+
+def test_fraction_is_the_middle(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 0.5\n")
+    assert run(rules, article(9))[0] == [5]
+    assert run(rules, article(10))[0] == [5]
+    assert run(rules, article(3))[0] == [2]
+
+
+def test_list_of_positions(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: [6, 1, 3]\n")
+    assert run(rules, article(8))[0] == [1, 3, 6]
+
+
+def test_repeat_every_and_max(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 2\n        repeat_every: 3\n")
+    assert run(rules, article(12))[0] == [2, 5, 8, 11]
+    rules = simple_rules(
+        tmp_path, "      - unit: ad\n        after_paragraph: 2\n        repeat_every: 3\n        max: 2\n"
+    )
+    units, codes = run(rules, article(12))
+    assert units == [2, 5]
+    assert codes == ["max", "max"]
+
+
+def test_keep_away_shifts_down_and_says_so(tmp_path: Path) -> None:
+    rules = simple_rules(
+        tmp_path, "      - unit: ad\n        after_paragraph: 3\n        keep_away_from: [h2, img]\n"
+    )
+    page = article(8, between={3: "<h2>Next section</h2>\n", 4: '<p><img src="x.png" alt=""></p>\n'})
+    result = rules.apply(page, url="/news/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    # after 3 the unit would touch the <h2> that follows; after 4 it would touch the <p><img></p> that
+    # follows (not a counted paragraph, but an image the unit must keep away from); after 5 is clear
+    assert follows(result.body) == [5]
+    assert "shifted from after paragraph 3" in result.insertions[0].note
+
+
+def test_keep_away_shift_up_and_skip(tmp_path: Path) -> None:
+    place = "      - unit: ad\n        after_paragraph: 3\n        keep_away_from: [h2]\n        shift: {}\n"
+    page = article(8, between={3: "<h2>Next</h2>\n"})
+    assert run(simple_rules(tmp_path, place.format("up")), page)[0] == [2]
+    units, codes = run(simple_rules(tmp_path, place.format("skip")), page)
+    assert units == []
+    assert codes == ["keep_away"]
+
+
+def test_min_words_between_counts_counted_words(tmp_path: Path) -> None:
+    place = "      - unit: ad\n        after_paragraph: 1\n        repeat_every: 1\n        min_words_between: 25\n"
+    # ten words a paragraph: 25 words between units means three paragraphs apart
+    assert run(simple_rules(tmp_path, place), article(10))[0] == [1, 4, 7, 10]
+
+
+def test_min_words_after(tmp_path: Path) -> None:
+    place = "      - unit: ad\n        after_paragraph: [2, 8]\n        min_words_after: 25\n"
+    units, codes = run(simple_rules(tmp_path, place), article(10))
+    assert units == [2]
+    assert codes == ["after_words"]
+
+
+def test_skip_first_and_last(tmp_path: Path) -> None:
+    extra = "    skip_first: 2\n    skip_last: 2\n"
+    place = "      - unit: ad\n        after_paragraph: 1\n        repeat_every: 1\n"
+    assert run(simple_rules(tmp_path, place, extra=extra), article(8))[0] == [3, 4, 5, 6]
+
+
+def test_short_paragraphs_are_not_counted(tmp_path: Path) -> None:
+    extra = "    min_paragraph_words: 5\n"
+    page = article(6).replace(b"<p>Paragraph 2 ", b"<p>Short.</p><p>Paragraph 2 ")
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: [1, 2]\n", extra=extra)
+    result = rules.apply(page, url="/news/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    assert follows(result.body) == [1, 2]
+    # the unit after counted paragraph 1 sits right after "Paragraph 1", before "Short."
+    assert b"w1x7</p><div" in result.body
+
+
+def test_ignore_inside_and_min_paragraphs(tmp_path: Path) -> None:
+    page = article(5, between={2: "<blockquote><p>Quoted words here and there</p></blockquote>\n"})
+    extra = "    ignore_inside: [blockquote]\n    min_paragraphs: 5\n"
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 3\n", extra=extra)
+    assert run(rules, page)[0] == [3]
+    extra = "    ignore_inside: [blockquote]\n    min_paragraphs: 6\n"
+    units, codes = run(
+        simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 3\n", extra=extra), page
+    )
+    assert units == []
+    assert codes == ["min_paragraphs"]
+
+
+def test_article_word_limits(tmp_path: Path) -> None:
+    place = "      - unit: ad\n        after_paragraph: 1\n"
+    assert run(simple_rules(tmp_path, place, extra="    min_words: 100\n"), article(9))[1] == ["min_words"]
+    assert run(simple_rules(tmp_path, place, extra="    min_words: 100\n"), article(10))[0] == [1]
+    assert run(simple_rules(tmp_path, place, extra="    max_words: 50\n"), article(6))[1] == ["max_words"]
+
+
+def test_paragraph_text_filters(tmp_path: Path) -> None:
+    page = article(4).replace(b"Paragraph 2 ", b"Paragraph 2 Related: ")
+    extra = "    paragraph_text: {not_contains: ['related:']}\n"
+    # paragraph 2 is not counted, so counted paragraph 2 is "Paragraph 3"
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 2\n", extra=extra)
+    result = rules.apply(page, url="/news/a", headers=H)
+    assert follows(result.body) == [3]
+    assert placed_after(result.body) == [2]
+
+
+def test_two_rules_never_share_a_boundary(tmp_path: Path) -> None:
+    text = """\
+units:
+  ad:
+    html: '<div class="ad" id="{{ slot.id }}">AD after {{ slot.paragraph }}</div>'
+rules:
+  - name: first
+    container: article
+    place: [{unit: ad, after_paragraph: 3}]
+  - name: second
+    container: article
+    place: [{unit: ad, after_paragraph: 3}]
+"""
+    result = rules_from(tmp_path, text).apply(article(6), url="/x", headers=H)
+    check_first_law(article(6), result, mark="ad")
+    assert [(i.rule, i.paragraph) for i in result.insertions] == [("first", 3), ("second", 4)]
+    assert "taken by rule 'first'" in result.insertions[1].note
+
+
+def test_max_units_per_page_across_rules(tmp_path: Path) -> None:
+    text = """\
+settings: {max_units_per_page: 3}
+units:
+  ad:
+    html: '<div class="ad" id="{{ slot.id }}">AD after {{ slot.paragraph }}</div>'
+rules:
+  - name: a
+    container: article
+    place: [{unit: ad, after_paragraph: 1, repeat_every: 4}]
+  - name: b
+    container: article
+    place: [{unit: ad, after_paragraph: 3, repeat_every: 4}]
+"""
+    result = rules_from(tmp_path, text).apply(article(12), url="/x", headers=H)
+    # rules apply in file order: "a" takes all three (1, 5, 9) before "b" is considered
+    assert follows(result.body) == [1, 5, 9]
+    assert sorted(s.code for s in result.skipped) == ["page_max"] * 3
+
+
+def test_after_anchor_heading_and_image(tmp_path: Path) -> None:
+    page = article(
+        6,
+        between={2: "<h2>One</h2>\n", 4: "<h2>Two</h2>\n<p><a href=/x><img src=a.png></a></p>\n"},
+    )
+    place = "      - unit: ad\n        after_anchor: {selector: h2, nth: -1}\n"
+    result = simple_rules(tmp_path, place).apply(page, url="/news/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    assert b"<h2>Two</h2><div" in result.body
+    place = "      - unit: ad\n        after_anchor: {selector: img}\n"
+    result = simple_rules(tmp_path, place).apply(page, url="/news/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    # the image sits in <a> in <p>: the unit goes after the <p>
+    assert b'<img src=a.png></a></p><div class="ad"' in result.body
+
+
+def test_no_container(tmp_path: Path) -> None:
+    result = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n").apply(
+        b"<p>no article here</p>", url="/news/a", headers=H
+    )
+    assert [s.code for s in result.skipped] == ["no_container"]
+
+
+def test_implied_paragraph_ends(tmp_path: Path) -> None:
+    page = b"<!DOCTYPE html><article><p>One two three<p>Four five six<div>x</div><p>Seven eight</article>"
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n        repeat_every: 1\n")
+    result = rules.apply(page, url="/news/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    assert [i.paragraph for i in result.insertions] == [1, 2, 3]
+    assert b'One two three<div class="ad"' in result.body
+
+
+def test_unit_must_close_an_unclosed_paragraph(tmp_path: Path) -> None:
+    page = b"<!DOCTYPE html><article><p>One two three<p>Four five six</article>"
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit="<span>AD</span>")
+    result = rules.apply(page, url="/news/a", headers=H)
+    assert result.body == page
+    assert [s.code for s in result.skipped] == ["unsafe"]
+
+
+def test_unsafe_places_are_refused_with_reasons(tmp_path: Path) -> None:
+    cases = {
+        b"<article><table><tr><td>x</td></tr></table><p>one two</p></article>": "ok",
+        b"<article><b><p>one two</p></b></article>": "inside <b>",
+        b"<article><p><b>one</p><p>two three</p></article>": "re-opened",
+        b"<article><select><option><p>one</p></select><p>x</p></article>": "",
+    }
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n")
+    for page, expected in cases.items():
+        result = rules.apply(page, url="/news/a", headers=H)
+        check_first_law(page, result, mark="ad")
+        reasons = " ".join(s.reason for s in result.skipped)
+        if expected == "ok":
+            assert result.insertions, reasons
+        elif expected:
+            assert not result.insertions
+            assert expected in reasons

@@ -1,0 +1,193 @@
+"""Rendering units: template variables, escaping, failures, encodings, and pages the engine must leave alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adinject.cli import main as cli_main
+from tests.engine_helpers import article, rules_from, simple_rules
+from tests.first_law import check_first_law
+
+H = {"content-type": "text/html; charset=utf-8"}
+PLACE = "      - unit: ad\n        after_paragraph: 1\n        repeat_every: 2\n"
+
+
+def test_template_variables(tmp_path: Path) -> None:
+    unit = (
+        '<div class="ad" id="{{ slot.id }}" data-n="{{ slot.number }}" data-p="{{ slot.paragraph }}" '
+        'data-path="{{ page.path }}" data-title="{{ page.title }}" '
+        "data-section=\"{{ page.meta['article:section'] }}\" "
+        'data-ctx="{{ context.tier }}"></div>'
+    )
+    rules = simple_rules(tmp_path, PLACE, unit=unit.replace("'", "''"))
+    head = '<meta property="article:section" content="World">'
+    page = article(4, head=head).replace(b"<title>T</title>", b"<title>A &amp; B</title>")
+    result = rules.apply(page, url="/news/a?x=1", headers=H, context={"tier": "gold"})
+    check_first_law(page, result, mark="ad")
+    assert result.body.count(b'data-path="/news/a"') == 2
+    assert b'id="adinject-ad-1" data-n="1" data-p="1"' in result.body
+    assert b'id="adinject-ad-2" data-n="2" data-p="3"' in result.body
+    assert b'data-title="A &amp; B"' in result.body  # decoded from the page, escaped again
+    assert b'data-section="World"' in result.body
+    assert b'data-ctx="gold"' in result.body
+
+
+def test_values_from_the_page_and_context_are_escaped(tmp_path: Path) -> None:
+    unit = '<div class="ad" title="{{ page.title }}">{{ context.name }}</div>'
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
+    page = article(2).replace(
+        b"<title>T</title>", b'<title>"&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>'
+    )
+    result = rules.apply(page, url="/news/a", headers=H, context={"name": "<img src=x onerror=alert(1)>"})
+    check_first_law(page, result, mark="ad")
+    inserted = result.body[
+        result.insertions[0].offset : result.insertions[0].offset + result.insertions[0].length
+    ]
+    assert b"<script" not in inserted
+    assert b"<img" not in inserted
+    assert b"&lt;img src=x onerror=alert(1)&gt;" in inserted
+    assert b'title="&#34;&gt;&lt;script&gt;' in inserted
+
+
+def test_template_error_at_render_skips_the_unit_not_the_page(tmp_path: Path) -> None:
+    unit = '<div class="ad">{{ 1 // context.zero }}</div>'
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
+    page = article(3)
+    result = rules.apply(page, url="/news/a", headers=H, context={"zero": 0})
+    assert result.body == page
+    assert [s.code for s in result.skipped] == ["render_failed"]
+    assert "division" in result.skipped[0].reason
+
+
+def test_unbalanced_unit_markup_is_refused(tmp_path: Path) -> None:
+    unit = '<div class="ad"><b>{{ context.x }}</div>'
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
+    result = rules.apply(article(3), url="/news/a", headers=H, context={"x": "y"})
+    assert result.body == article(3)
+    assert [s.code for s in result.skipped] == ["bad_markup"]
+
+
+def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path) -> None:
+    unit = '<div class="ad">{{ context.__class__.__mro__ }}</div>'
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
+    result = rules.apply(article(3), url="/news/a", headers=H, context={})
+    assert b"object" not in result.body
+
+
+def test_legacy_encoding_gets_units_in_its_own_encoding(tmp_path: Path) -> None:
+    unit = '<div class="ad">Café € 中</div>'
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
+    page = article(2).replace(b"<meta charset=utf-8>", b"<meta charset=windows-1252>") + "é".encode("cp1252")
+    result = rules.apply(page, url="/news/a", headers={"content-type": "text/html"})
+    check_first_law(page, result, encoding="windows-1252", mark="ad")
+    assert b'<div class="ad">Caf\xe9 \x80 &#20013;</div>' in result.body
+
+
+def test_header_charset_wins_over_meta(tmp_path: Path) -> None:
+    rules = simple_rules(
+        tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit='<div class="ad">é</div>'
+    )
+    page = article(2)  # declares utf-8 in <meta>
+    result = rules.apply(page, url="/news/a", headers={"content-type": "text/html; charset=iso-8859-1"})
+    assert result.encoding == "windows-1252"
+    assert b'<div class="ad">\xe9</div>' in result.body
+
+
+def test_bom_and_crlf_and_multibyte(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n        repeat_every: 1\n")
+    page = "\ufeff<!DOCTYPE html>\r\n<article>\r\n<p>Ünïcödé 中文 😀 one</p>\r\n<p>two 😀\r\nthree</p>\r\n</article>"
+    data = page.encode("utf-8")
+    result = rules.apply(data, url="/news/a", headers={"content-type": "text/html"})
+    check_first_law(data, result, mark="ad")
+    assert result.encoding == "UTF-8"
+    assert len(result.insertions) == 2
+    assert "😀 one</p><div".encode() in result.body
+
+
+def test_utf16_pages_are_left_alone(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n")
+    data = "<article><p>one two</p><p>three</p></article>".encode("utf-16")
+    result = rules.apply(data, url="/news/a", headers={"content-type": "text/html"})
+    assert result.body == data
+    assert [s.code for s in result.skipped] == ["encoding"]
+
+
+def test_large_pages_pass_unchanged(tmp_path: Path) -> None:
+    text = (
+        "settings: {max_page_bytes: 1000}\nunits:\n  ad:\n    html: '<div class=\"ad\">x</div>'\n"
+        "rules:\n  - name: r\n    container: article\n    place: [{unit: ad, after_paragraph: 1}]\n"
+    )
+    rules = rules_from(tmp_path, text)
+    page = article(50)
+    result = rules.apply(page, url="/", headers=H)
+    assert result.body == page
+    assert [s.code for s in result.skipped] == ["too_large"]
+    assert rules.apply(article(2), url="/", headers=H).insertions
+
+
+def test_meta_opt_out(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n")
+    page = article(3, head='<meta name="adinject" content="off">')
+    result = rules.apply(page, url="/news/a", headers=H)
+    assert result.body == page
+    assert [s.code for s in result.skipped] == ["opted_out"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_apply_never_raises_on_garbage(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    rules = _garbage_rules(tmp_path_factory)
+    for ct in (
+        "text/html",
+        "text/html; charset=bogus",
+        "text/html; charset=utf-16le",
+        "text/html; charset=gbk",
+    ):
+        result = rules.apply(b"<article><p>a b c</p>" + data, url="/news/a", headers={"content-type": ct})
+        assert not any(s.code == "error" for s in result.skipped)
+        check_first_law(b"<article><p>a b c</p>" + data, result, encoding=result.encoding, mark="ad")
+
+
+_CACHE: dict[str, object] = {}
+
+
+def _garbage_rules(factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    if "rules" not in _CACHE:
+        _CACHE["rules"] = simple_rules(factory.mktemp("g"), PLACE)
+    return _CACHE["rules"]
+
+
+def test_cli_check_render_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    simple_rules(tmp_path, PLACE)
+    folder = tmp_path / "rules"
+    page = tmp_path / "page.html"
+    page.write_bytes(article(4))
+    assert cli_main(["check", str(folder)]) == 0
+    assert "ok: 1 file(s), 1 rule(s), 1 unit(s)" in capsys.readouterr().out
+
+    report = tmp_path / "report.json"
+    assert (
+        cli_main(["render", str(page), "--rules", str(folder), "--url", "/news/x", "--report", str(report)])
+        == 0
+    )
+    data = json.loads(report.read_text())
+    assert [i["paragraph"] for i in data["insertions"]] == [1, 3]
+
+    assert cli_main(["explain", str(page), "--rules", str(folder), "--url", "/news/x"]) == 0
+    out = capsys.readouterr().out
+    assert "container: <article> found by 'article'" in out
+    assert "   1    10w  Paragraph 1 w1x0" in out
+    assert "+ ad #adinject-ad-2 after paragraph 3" in out
+
+    (folder / "rules.yaml").write_text(
+        "units: {}\nrules:\n  - name: r\n    place: [{unit: nope, after_paragraph: x}]\n"
+    )
+    assert cli_main(["check", str(folder)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"{folder / 'rules.yaml'}:4:") for line in lines)
