@@ -16,7 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script, this folder is sys.path[0], and its http.py would shadow the standard library's http
+# package: put the repository root there instead.
+sys.path[0] = str(ROOT)
 
 from adinject.engine import Rules, load_rules  # noqa: E402
 from tests.corpus import AUTO_RULES, READABILITY, readability_pages  # noqa: E402

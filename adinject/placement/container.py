@@ -88,24 +88,14 @@ def find_article(
             scores[el] = scores.get(el, 0.0) + score * share
     if not scores:
         return None
-    # Link density needs the candidate's whole text: only the front-runners pay for it.
     # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
     field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
     weights = {el: _class_weight(el) for el in field}
-    front = sorted(field, key=lambda el: scores[el] + weights[el], reverse=True)[:_FRONT_RUNNERS]
-    best: Element | None = None
-    best_score = 0.0
-    for el in front:
-        adjusted = (scores[el] + weights[el]) * (1.0 - _link_density(el, len(el.text)))
-        if el.tag == "body":
-            adjusted *= 0.5
-        if best is None or adjusted > best_score:
-            best, best_score = el, adjusted
-    return _widen(best, qualifying) if best is not None else None
+    best = max(field, key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0))
+    return _widen(best, qualifying)
 
 
 _SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparent and great-grandparent
-_FRONT_RUNNERS = 6
 _FIELD = 16
 
 

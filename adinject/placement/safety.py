@@ -42,7 +42,10 @@ class Boundary:
     implied_close: bool  # the element before is a <p> the unit's first start tag must close
 
 
-_HAZARD_TAGS = (*sorted(FORMATTING), "form", "template")
+_FORMATTING_TAGS = tuple(sorted(FORMATTING))
+_HAZARD_TAGS = (*_FORMATTING_TAGS, "form", "template")
+# Start tags that make the parser re-open (reconstruct) active formatting elements, as text does.
+_RECONSTRUCTING_VOIDS = frozenset({"img", "br", "wbr", "input", "embed", "area", "keygen"})
 _MARKER_SELECTOR = ",".join(sorted(MARKERS))
 
 
@@ -56,32 +59,55 @@ class Hazards:
 
     __slots__ = (
         "_a_orphans",
+        "_doc",
+        "_first_clone",
         "_first_form",
         "_first_unscoped",
         "_items",
         "_links",
         "_next",
         "_scoped",
+        "_templates",
         "frameset",
     )
 
     def __init__(self, doc: Document) -> None:
-        items: list[tuple[Position, Element]] = []
-        for el in doc.iter_elements(_HAZARD_TAGS):
+        self._doc = doc
+        # Clones made by the parser carry the position of the element they copy, so a repeated (tag,
+        # position) pair is a clone: the cheap sign that formatting elements were left open somewhere.
+        seen: set[tuple[str, Position]] = set()
+        self._first_clone: Position | None = None
+        for el in doc.iter_elements(_FORMATTING_TAGS):
             pos = el.position
-            items.append(((pos[0], pos[1]) if pos is not None else (0, 0), el))
-        items.sort(key=lambda item: item[0])
-        self._items = items
-        self._next = 0
+            where = (pos[0], pos[1]) if pos is not None else (0, 0)
+            key = (el.tag, where)
+            if key in seen or pos is None:
+                if self._first_clone is None or where < self._first_clone:
+                    self._first_clone = where
+            else:
+                seen.add(key)
+        self._templates = doc.select_one("template") is not None
         self.frameset = doc.select_one("frameset") is not None
+        self._items: list[tuple[Position, Element]] | None = None
+        self._next = 0
         self._first_unscoped: Position | None = None
         self._first_form: Position | None = None
         self._a_orphans: list[Position] = []
         self._links: list[Position] | None = None
         self._scoped: dict[Element, Position] = {}
 
+    def _sorted_items(self) -> list[tuple[Position, Element]]:
+        if self._items is None:
+            items: list[tuple[Position, Element]] = []
+            for el in self._doc.iter_elements(_HAZARD_TAGS):
+                pos = el.position
+                items.append(((pos[0], pos[1]) if pos is not None else (0, 0), el))
+            items.sort(key=lambda item: item[0])
+            self._items = items
+        return self._items
+
     def _advance(self, position: Position) -> None:
-        items = self._items
+        items = self._sorted_items()
         while self._next < len(items) and items[self._next][0] < position:
             where, el = items[self._next]
             self._next += 1
@@ -105,7 +131,36 @@ class Hazards:
             elif self._first_unscoped is None:
                 self._first_unscoped = where
 
-    def problem_before(self, position: Position, parent: Element, unit_has_form: bool) -> str | None:
+    def problem_before(
+        self, position: Position, parent: Element, unit_has_form: bool, after: Element | None = None
+    ) -> str | None:
+        if (
+            after is not None
+            and not unit_has_form
+            and not self._templates
+            and self._quiet_before(position, after)
+        ):
+            return None
+        return self._exact(position, parent, unit_has_form)
+
+    def _quiet_before(self, position: Position, after: Element) -> bool:
+        """True when no formatting element can be open in the parser's list at `position`, cheaply.
+
+        A formatting element left open before `after` would have been re-opened (cloned) at the first
+        character of `after`; with no clone before `position` none was. One left open inside `after`
+        shows as a formatting descendant without an end tag. Anything less clear takes the exact path.
+        """
+        if self._first_clone is not None and self._first_clone < position:
+            return False
+        if after.tag not in _RECONSTRUCTING_VOIDS and not after.text:
+            return False  # nothing in it would have re-opened an earlier one
+        for el in after.iter_elements(_FORMATTING_TAGS):
+            loc = el.source_location
+            if loc is None or loc.end_tag is None:
+                return False
+        return True
+
+    def _exact(self, position: Position, parent: Element, unit_has_form: bool) -> str | None:
         self._advance(position)
         if self._first_unscoped is not None and self._first_unscoped < position:
             return _reopen_reason(self._first_unscoped)
@@ -130,7 +185,7 @@ class Hazards:
         if self._links is None:
             self._links = sorted(
                 (loc.start_tag.start_line, loc.start_tag.start_col)
-                for _, el in self._items
+                for _, el in self._sorted_items()
                 if el.tag == "a"
                 and (loc := el.source_location) is not None
                 and el.closest(_MARKER_SELECTOR) is None
@@ -204,7 +259,7 @@ def boundary_after(el: Element, hazards: Hazards, *, unit_has_form: bool = False
         implied = True
     else:
         return f"<{el.tag}> has no end tag, so where it ends is the parser's guess"
-    hazard = hazards.problem_before(position, parent, unit_has_form)
+    hazard = hazards.problem_before(position, parent, unit_has_form, el)
     if hazard is not None:
         return hazard
     return Boundary(offset, position, el, parent, implied)
