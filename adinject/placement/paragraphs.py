@@ -33,7 +33,9 @@ def _inside(inner: Element, outer: Element) -> bool:
     return False
 
 
-def collect(container: Element, rule: Rule, words_cache: dict[Element, int] | None = None) -> list[Candidate]:
+def collect(
+    container: Element, rule: Rule, words_cache: dict[Element, int] | None = None, *, auto: bool = False
+) -> list[Candidate]:
     """Every element matching `paragraphs` inside the container, each counted or left out with a reason."""
     ignore = ", ".join(rule.ignore_inside)
     text_filter = rule.paragraph_text
@@ -54,6 +56,10 @@ def collect(container: Element, rule: Rule, words_cache: dict[Element, int] | No
             holder = el.closest(ignore)
             if holder is not None and holder is not container and _inside(holder, container):
                 reason = f"inside <{holder.tag}> (ignore_inside)"
+        if reason is None and auto:
+            block = _boilerplate_block(el, container)
+            if block is not None:
+                reason = f"inside {block}, which looks like page furniture, not the article (container: auto)"
         if reason is None and el.closest(_HIDDEN) is not None:
             reason = "hidden from readers (hidden, aria-hidden or display:none)"
         if reason is None and _nested_paragraph(el, container, rule.paragraphs):
@@ -79,6 +85,30 @@ def _nested_paragraph(el: Element, container: Element, selector: str) -> bool:
     parent = el.parent
     holder = parent.closest(selector) if isinstance(parent, Element) else None
     return holder is not None and holder is not container and _inside(holder, container)
+
+
+# Blocks inside a guessed article body that are not the article: pop-ups, share bars, related-story and
+# newsletter boxes, captions. Only consulted for `container: auto`; a chosen selector is taken as meant.
+_BOILERPLATE = re.compile(
+    r"comment|related|newsletter|subscribe|signup|promo|sponsor|share|social|modal|popup|dialog|caption|"
+    r"disclaimer|teaser|recommend|outbrain|taboola|advert|cookie|paywall|tooltip",
+    re.I,
+)
+
+
+def _boilerplate_block(el: Element, container: Element) -> str | None:
+    walker = el.parent
+    while isinstance(walker, Element) and walker is not container:
+        attrs = walker.attrs
+        cls = attrs.get("class")
+        ident = attrs.get("id")
+        blob = " ".join(cls) if isinstance(cls, list) else (cls or "")
+        if isinstance(ident, str):
+            blob = f"{blob} {ident}"
+        if blob and _BOILERPLATE.search(blob):
+            return f"<{walker.tag} {blob.strip()!r}>"
+        walker = walker.parent
+    return None
 
 
 _HIDDEN = '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'

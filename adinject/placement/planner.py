@@ -84,7 +84,7 @@ def plan_page(
         trace.container_tag = container.tag
         loc = container.source_location
         trace.container_offset = loc.start_tag.start_offset if loc is not None else None
-        candidates = collect(container, rule, words_cache)
+        candidates = collect(container, rule, words_cache, auto=found_by == AUTO)
         counted = [c for c in candidates if c.counted]
         if explain:
             number = 0
