@@ -211,6 +211,12 @@ class Rules:
                     Skip("render_failed", f"the template failed: {exc}", pu.rule, pu.unit, pu.paragraph)
                 )
                 continue
+            if not markup.strip():
+                # A template may decide to show nothing (no related article for this page): not an error.
+                skipped.append(
+                    Skip("empty", "the unit rendered no markup for this page", pu.rule, pu.unit, pu.paragraph)
+                )
+                continue
             try:
                 fragment = check_fragment(markup)
             except FragmentError as exc:

@@ -191,3 +191,13 @@ def test_cli_check_render_explain(tmp_path: Path, capsys: pytest.CaptureFixture[
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert all(line.startswith(f"{folder / 'rules.yaml'}:4:") for line in lines)
+
+
+def test_a_unit_that_renders_nothing_is_skipped_quietly(tmp_path: Path) -> None:
+    unit = '{% if context.related %}<aside class="ad">{{ context.related }}</aside>{% endif %}'
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
+    result = rules.apply(article(3), url="/news/a", headers=H, context={})
+    assert result.body == article(3)
+    assert [s.code for s in result.skipped] == ["empty"]
+    shown = rules.apply(article(3), url="/news/a", headers=H, context={"related": "More"})
+    assert b'<aside class="ad">More</aside>' in shown.body
