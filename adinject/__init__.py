@@ -3,16 +3,20 @@
 from adinject.engine import Plan, Rules, load_rules
 from adinject.http import AdInjectMiddleware
 from adinject.language.problems import Problem, RulesError
+from adinject.metrics import metrics_app
+from adinject.reload import LiveRules
 from adinject.result import ApplyResult, Insertion, Skip
 
 __all__ = [
     "AdInjectMiddleware",
     "ApplyResult",
     "Insertion",
+    "LiveRules",
     "Plan",
     "Problem",
     "Rules",
     "RulesError",
     "Skip",
     "load_rules",
+    "metrics_app",
 ]

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from adinject.engine import Rules, load_rules
 from adinject.language.problems import RulesError
 from adinject.result import ApplyResult
+
+TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
 
 
 def _headers(values: Sequence[str]) -> dict[str, str]:
@@ -74,6 +80,73 @@ def cmd_explain(args: argparse.Namespace) -> int:
     result = rules.apply(_read_page(args.page), url=args.url, headers=headers, explain=True)
     print(explain_text(rules, result, args.url))
     return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from adinject.preview import annotate  # imported here: the other commands do not need it
+
+    if (args.page is None) == (args.source is None):
+        raise SystemExit("adinject preview: give a page file or --from URL (one of them)")
+    rules = _load(args.rules)
+    headers = _headers(args.header)
+    if args.source is not None:
+        body, content_type = fetch_page(args.source, args.token or os.environ.get(TOKEN_ENV))
+        headers["content-type"] = content_type
+        url = args.url or urlsplit(args.source).path or "/"
+    else:
+        body = _read_page(args.page)
+        url = args.url or "/"
+    headers.setdefault("content-type", "text/html")
+    context = json.loads(Path(args.context).read_text()) if args.context else {}
+    annotated = annotate(rules, body, url=url, headers=headers, context=context)
+    if args.output == "-":
+        sys.stdout.buffer.write(annotated.body)
+        sys.stdout.buffer.flush()
+    else:
+        Path(args.output).write_bytes(annotated.body)
+    result = annotated.result
+    missed = sum(1 for s in result.skipped if s.unit is not None)
+    where = "" if args.output == "-" else f"; wrote {args.output}"
+    print(
+        f"{url}: {len(result.insertions)} unit(s) inserted, {missed} did not land "
+        f"(rules version {rules.version}){where}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
+    """GET a live page: its bytes and Content-Type.
+
+    A site running adinject sends its pages with the units in; with the debug token the request asks for
+    the app's own page (`?adinject=original`), so the preview is of the page the rules actually see.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise SystemExit(f"adinject preview: --from wants an http:// or https:// URL, got {url!r}")
+    headers = {"User-Agent": "adinject-preview", "Accept": "text/html"}
+    if token:
+        query = [*parse_qsl(parts.query, keep_blank_values=True), ("adinject", "original")]
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+        headers["X-AdInject-Debug"] = token
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body: bytes = response.read()
+            content_type = response.headers.get("content-type", "text/html")
+            timing = " ".join(response.headers.get_all("server-timing") or [])
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"adinject preview: {url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SystemExit(f"adinject preview: cannot fetch {url}: {exc}") from None
+    if not token and "adinject" in timing:
+        print(
+            "adinject preview: warning: the site's adinject already put units into this page, so the "
+            f"preview shows them twice; give the site's debug token (--token or {TOKEN_ENV}) to fetch "
+            "the page without them",
+            file=sys.stderr,
+        )
+    return body, content_type
 
 
 def explain_text(rules: Rules, result: ApplyResult, url: str) -> str:
@@ -144,6 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--url", default="/", help="the page's URL path")
     explain.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     explain.set_defaults(func=cmd_explain)
+
+    preview = sub.add_parser(
+        "preview", help="write the page as the engine saw it, annotated, to open in a browser"
+    )
+    preview.add_argument("page", nargs="?", help="an HTML file, or - for stdin (or use --from)")
+    preview.add_argument("--from", dest="source", metavar="URL", help="fetch the page from a live site")
+    preview.add_argument(
+        "--token", help=f"the site's debug token, to fetch the page without its units (or ${TOKEN_ENV})"
+    )
+    preview.add_argument("--rules", required=True, help="rules folder or file")
+    preview.add_argument("--url", help="the page's URL path (default: the path of --from, else /)")
+    preview.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    preview.add_argument("--context", help="a JSON file of values for unit templates (`context`)")
+    preview.add_argument("-o", "--output", default="-", help="where to write the page (default: stdout)")
+    preview.set_defaults(func=cmd_preview)
     return parser
 
 

@@ -3,27 +3,43 @@
 Two steps so that a caller (the middleware's plan cache) can reuse the expensive one: `plan` decodes, parses
 and decides where units go; `realize` renders the unit templates for this request and splices their bytes in.
 Neither raises: whatever goes wrong, the body comes back unchanged with the reason in `skipped`.
+
+A plan depends on the request only through `request_key(url, headers, now)`: which targeted rules hold for
+this visitor and which variant of each A/B unit they see. Everything per response that may not be cached
+(the app's context, the response's Content-Security-Policy and its nonce) goes to `realize`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from turbohtml import Document
+
+from adinject.gpt.csp import script_permit
+from adinject.gpt.head import head_site, loads_gpt, meta_policies, script_sources
+from adinject.gpt.script import WiredSlot, display_script, head_markup
+from adinject.gpt.slot import SlotError, wire_slot
 from adinject.language.globs import PathMatcher
-from adinject.language.loader import CompiledRules, load_rule_set
-from adinject.language.schema import Rule, Settings
+from adinject.language.loader import CompiledRules, CompiledUnit, load_rule_set
+from adinject.language.schema import Rule, Settings, When
 from adinject.page.encoding import Sniffed, decode, encode_fragment, sniff
 from adinject.page.offsets import OffsetMap
 from adinject.placement.page_model import PageInfo, opted_out, page_info, parse_text
 from adinject.placement.planner import plan_page
 from adinject.result import ApplyResult, Insertion, RuleTrace, Skip
 from adinject.splice import splice
+from adinject.targeting.buckets import choose_variant
+from adinject.targeting.conditions import page_failure, page_opt_out, request_failure, uses_request
+from adinject.targeting.facts import RequestFacts, request_facts
+from adinject.units import promotions as house
 from adinject.units.fragment import FragmentError, check_fragment
 from adinject.units.render import render_unit, slot_id
 
@@ -41,11 +57,23 @@ class PlannedUnit:
     note: str
     implied_close: bool
     form_ok: bool
+    variant: str = ""  # the A/B variant this visitor sees ("" for a unit without variants)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadPlan:
+    """Where the GPT scripts can go in <head> (a byte offset), or why they cannot."""
+
+    offset: int | None
+    where: str = ""  # "before </head>" / "after <head>"
+    problem: str = ""
+    library_loaded: bool = False  # the page loads gpt.js itself
+    csp: tuple[str, ...] = ()  # the page's <meta http-equiv="Content-Security-Policy"> policies
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Where units go in one page: depends only on the page bytes, the URL, the rules and request inputs."""
+    """Where units go in one page: depends only on the page bytes, the URL, the rules and `request_key`."""
 
     units: tuple[PlannedUnit, ...] = ()
     skipped: tuple[Skip, ...] = ()
@@ -55,6 +83,20 @@ class Plan:
     rules_version: str = ""
     duration_ms: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    request_key: tuple[str, ...] = ()  # what `Rules.request_key` gave for the request this plan was made for
+    reads: frozenset[str] = frozenset()  # request headers this page's output depends on (for Vary)
+    head: HeadPlan | None = None  # set when a planned unit has `gpt`
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    """What the request decides for the rules of one path: the request's whole influence on a plan."""
+
+    rules: tuple[Rule, ...]  # the rules whose request conditions hold
+    skipped: tuple[Skip, ...]  # the rules whose request conditions fail, and why
+    variants: Mapping[str, str]  # unit name -> the variant this visitor sees
+    key: tuple[str, ...]
+    reads: frozenset[str]
 
 
 class Rules:
@@ -69,6 +111,18 @@ class Rules:
             for rule in compiled.rules
             if rule.enabled
         )
+        self._bucket_reads = frozenset(
+            {"cookie", *([self.settings.bucket_header] if self.settings.bucket_header else [])}
+        )
+        self._rule_reads: dict[str, frozenset[str]] = {
+            rule.name: self._reads_of(rule) for rule, _ in self._active
+        }
+        self._reads = frozenset().union(*self._rule_reads.values())
+        # Whether any request can change a plan at all: if not, planning never looks at the request.
+        self._targeted = any(
+            uses_request(rule.when) or any(self._has_variants(p.unit) for p in rule.place)
+            for rule, _ in self._active
+        )
 
     def __repr__(self) -> str:
         return f"<Rules version={self.version} rules={len(self._active)} files={len(self.compiled.files)}>"
@@ -78,18 +132,109 @@ class Rules:
         return any(matcher.matches(path) for _, matcher in self._active)
 
     def request_headers(self) -> frozenset[str]:
-        """Request headers the output depends on (for Vary). None yet: rules read only the page and URL."""
-        return frozenset()
+        """Request headers (lower-case names) the output may depend on, on any page: for `Vary`.
+
+        User-Agent and Sec-CH-UA-Mobile when a rule reads the device, Cookie (and `bucket_header`) when a rule
+        has `percent` or places a unit with variants, Referer when a rule reads the referrer.
+        """
+        return self._reads
+
+    def depends_on_time(self) -> bool:
+        """Whether some rule has a `schedule`: then the same request gets other units at another time, and no
+        validator (ETag, Last-Modified) of the app's describes the output."""
+        return any(rule.when is not None and rule.when.schedule is not None for rule, _ in self._active)
+
+    def _has_variants(self, unit_name: str) -> bool:
+        unit = self.compiled.units.get(unit_name)
+        return unit is not None and bool(unit.variants)
+
+    def _reads_of(self, rule: Rule) -> frozenset[str]:
+        reads: set[str] = set()
+        when: When | None = rule.when
+        if when is not None:
+            if when.device is not None:
+                reads |= {"user-agent", "sec-ch-ua-mobile"}
+            if when.referrer is not None:
+                reads.add("referer")
+            if when.percent is not None:
+                reads |= self._bucket_reads
+        if any(self._has_variants(placement.unit) for placement in rule.place):
+            reads |= self._bucket_reads
+        return frozenset(reads)
 
     def rules_for(self, path: str) -> list[Rule]:
         return [rule for rule, matcher in self._active if matcher.matches(path)]
 
+    def request_key(
+        self, url: str, headers: Mapping[str, str], now: datetime | None = None
+    ) -> tuple[str, ...]:
+        """The request-dependent inputs of the plan for `url`, derived: equal keys give equal plans.
+
+        Not the raw headers: which targeted rules hold (or the reason they do not) and which variant of each
+        A/B unit is shown. Two iPhones, or two visitors in the same half of a test, share a key. Use it in a
+        plan cache key with the page, the rules version and the path, and pass the same `now` to `plan`.
+        """
+        path = urlsplit(url).path or "/"
+        return self._outcome(self.rules_for(path), url, headers, now).key
+
+    def _outcome(
+        self, rules: Sequence[Rule], url: str, headers: Mapping[str, str], now: datetime | None
+    ) -> RequestOutcome:
+        if not self._targeted:
+            if now is not None and now.tzinfo is None:
+                raise ValueError("now must be timezone-aware")
+            return RequestOutcome(tuple(rules), (), {}, (), frozenset())
+        return self.request_outcome(rules, self.facts(url, headers, now))
+
+    def facts(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestFacts:
+        return request_facts(url, headers, now=now, bucket_header=self.settings.bucket_header)
+
+    def request_outcome(self, rules: Sequence[Rule], facts: RequestFacts) -> RequestOutcome:
+        """Which of `rules` the request lets through, and the variants it sees (pure, given the facts)."""
+        passing: list[Rule] = []
+        skipped: list[Skip] = []
+        key: list[str] = []
+        reads: set[str] = set()
+        for rule in rules:
+            cached = self._rule_reads.get(rule.name)
+            reads |= cached if cached is not None else self._reads_of(rule)
+            if not uses_request(rule.when):
+                passing.append(rule)
+                continue
+            failure = request_failure(rule, facts)
+            code, reason = failure if failure is not None else ("ok", "")
+            # The reason too: a cached plan carries its skips' sentences, so they must match the key.
+            key.append(f"rule\x1f{rule.name}\x1f{code}\x1f{reason}")
+            if failure is None:
+                passing.append(rule)
+            else:
+                skipped.append(Skip(code, reason, rule.name))
+        variants: dict[str, str] = {}
+        for rule in passing:
+            for placement in rule.place:
+                unit = self.compiled.units.get(placement.unit)
+                if unit is None or not unit.variants or unit.name in variants:
+                    continue
+                weights = [(v.name, v.weight) for v in unit.variants]
+                chosen = choose_variant(weights, facts.bucket, unit.spec.experiment or unit.name)
+                variants[unit.name] = chosen
+                key.append(f"unit\x1f{unit.name}\x1f{chosen}")
+        return RequestOutcome(tuple(passing), tuple(skipped), variants, tuple(key), frozenset(reads))
+
     def plan(
-        self, body: bytes, *, url: str, headers: Mapping[str, str] | None = None, explain: bool = False
+        self,
+        body: bytes,
+        *,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        explain: bool = False,
+        now: datetime | None = None,
     ) -> Plan:
+        """Decide where units go. `headers`: the request's, plus the response's Content-Type. `now`: the
+        time schedules are read at (default: the current time), the same as given to `request_key`."""
         started = time.perf_counter()
         try:
-            plan = self._plan(body, url=url, headers=headers or {}, explain=explain)
+            plan = self._plan(body, url=url, headers=headers or {}, explain=explain, now=now)
         except Exception as exc:  # the first law: whatever happens, the page goes out unchanged
             log.exception("adinject: planning failed for %s", url)
             plan = Plan(
@@ -98,7 +243,9 @@ class Rules:
             )
         return _with_duration(plan, started)
 
-    def _plan(self, body: bytes, *, url: str, headers: Mapping[str, str], explain: bool) -> Plan:
+    def _plan(
+        self, body: bytes, *, url: str, headers: Mapping[str, str], explain: bool, now: datetime | None
+    ) -> Plan:
         version = self.version
         if len(body) > self.settings.max_page_bytes:
             return Plan(
@@ -112,11 +259,16 @@ class Rules:
                 rules_version=version,
             )
         path = urlsplit(url).path or "/"
-        rules = self.rules_for(path)
-        if not rules:
+        path_rules = self.rules_for(path)
+        if not path_rules:
             return Plan(
                 skipped=(Skip("no_rule", f"no enabled rule matches the path {path}"),), rules_version=version
             )
+        outcome = self._outcome(path_rules, url, headers, now)
+        base = Plan(request_key=outcome.key, reads=outcome.reads, rules_version=version)
+        skipped = list(outcome.skipped)
+        if not outcome.rules:
+            return dataclasses.replace(base, skipped=tuple(skipped))
         content_type = _header(headers, "content-type")
         sniffed = sniff(body, content_type)
         if sniffed.source == "default" and _undeclared_utf8(body):
@@ -124,27 +276,35 @@ class Rules:
             # valid UTF-8 with non-ASCII characters is read as UTF-8 (windows-1252 would be mojibake).
             sniffed = sniff(body, None, default="utf-8")
         if sniffed.codec is None or not sniffed.ascii_compatible:
-            return Plan(
-                skipped=(
-                    Skip(
-                        "encoding",
-                        f"the page is {sniffed.name}: units are only inserted into "
-                        "ASCII-compatible encodings",
-                    ),
-                ),
-                sniffed=sniffed,
-                rules_version=version,
+            skipped.append(
+                Skip(
+                    "encoding",
+                    f"the page is {sniffed.name}: units are only inserted into ASCII-compatible encodings",
+                )
             )
+            return dataclasses.replace(base, skipped=tuple(skipped), sniffed=sniffed)
         text = decode(body, sniffed)
         doc = parse_text(text)
         info = page_info(doc, path)
-        if opted_out(info):
-            return Plan(
-                skipped=(Skip("opted_out", 'the page has <meta name="adinject" content="off">'),),
-                page=info,
-                sniffed=sniffed,
-                rules_version=version,
+        page_out = (
+            'the page has <meta name="adinject" content="off">'
+            if opted_out(info)
+            else page_opt_out(self.settings.opt_out, info.meta_all)
+        )
+        if page_out is not None:
+            # A page-wide opt-out stands alone: the rules' own reasons would only distract from it.
+            return dataclasses.replace(
+                base, skipped=(Skip("opted_out", page_out),), page=info, sniffed=sniffed
             )
+        rules: list[Rule] = []
+        for rule in outcome.rules:
+            failure = page_failure(rule.when, info.meta_all)
+            if failure is None:
+                rules.append(rule)
+            else:
+                skipped.append(Skip(failure[0], failure[1], rule.name))
+        if not rules:
+            return dataclasses.replace(base, skipped=tuple(skipped), page=info, sniffed=sniffed)
         page_plan = plan_page(doc, rules, self.settings, explain=explain)
         offset_map = OffsetMap(text, sniffed)
         offsets = offset_map.to_bytes([s.offset for s in page_plan.slots])
@@ -163,32 +323,81 @@ class Rules:
                     slot.note,
                     slot.implied_close,
                     slot.form_ok,
+                    outcome.variants.get(slot.unit, ""),
                 )
             )
         if explain:
             for trace in page_plan.traces:
                 if trace.container_offset is not None:
                     trace.container_offset = offset_map.to_byte(trace.container_offset)
-        return Plan(tuple(units), tuple(page_plan.skipped), tuple(page_plan.traces), info, sniffed, version)
+        wants_gpt = any((unit := self.compiled.units.get(u.unit)) and unit.spec.gpt for u in units)
+        return dataclasses.replace(
+            base,
+            units=tuple(units),
+            skipped=(*skipped, *page_plan.skipped),
+            traces=tuple(page_plan.traces),
+            page=info,
+            sniffed=sniffed,
+            head=self._head_plan(doc, body, sniffed, offset_map) if wants_gpt else None,
+        )
 
-    def realize(self, plan: Plan, body: bytes, *, context: Mapping[str, Any] | None = None) -> ApplyResult:
+    def _head_plan(self, doc: Document, body: bytes, sniffed: Sniffed, offset_map: OffsetMap) -> HeadPlan:
+        """Where the GPT scripts go, and what the page says that decides them (read only for GPT pages)."""
+        loaded = loads_gpt(script_sources(doc), self.settings.gpt_library_url)
+        csp = meta_policies(doc)
+        site = head_site(doc)
+        if isinstance(site, str):
+            return HeadPlan(None, problem=site, library_loaded=loaded, csp=csp)
+        offset = offset_map.to_byte(site.offset)
+        if sniffed.source == "meta":
+            # The page's encoding comes from a <meta> within its first 1024 bytes; bytes inserted before
+            # that <meta> could push it out of the browser's reach. Only where it lies wholly before.
+            before = sniff(body[:offset], None, default="x-user-defined")
+            if before.source != "meta" or before.name != sniffed.name:
+                return HeadPlan(
+                    None,
+                    problem="the page declares its encoding in a <meta> after the place in <head> where the "
+                    "scripts would go",
+                    library_loaded=loaded,
+                    csp=csp,
+                )
+        return HeadPlan(offset, site.where, library_loaded=loaded, csp=csp)
+
+    def realize(
+        self,
+        plan: Plan,
+        body: bytes,
+        *,
+        context: Mapping[str, Any] | None = None,
+        csp: str | Sequence[str] | None = None,
+    ) -> ApplyResult:
+        """Render and splice in the planned units. `context`: the app's values for templates. `csp`: the
+        response's Content-Security-Policy header value(s), read for the nonce of the GPT scripts."""
         started = time.perf_counter()
+        policies = [csp] if isinstance(csp, str) else list(csp or ())
         try:
-            result = self._realize(plan, body, context or {})
+            result = self._realize(plan, body, context or {}, policies)
         except Exception as exc:
             log.exception("adinject: rendering units failed")
             result = ApplyResult(body, skipped=[*plan.skipped, Skip("error", f"internal error: {exc!r}")])
         result.duration_ms = plan.duration_ms + (time.perf_counter() - started) * 1000.0
+        result.reads = plan.reads
         return result
 
-    def _realize(self, plan: Plan, body: bytes, context: Mapping[str, Any]) -> ApplyResult:
+    def _realize(
+        self, plan: Plan, body: bytes, context: Mapping[str, Any], policies: list[str]
+    ) -> ApplyResult:
         skipped = list(plan.skipped)
         sniffed = plan.sniffed
         name = sniffed.name if sniffed is not None else None
         if not plan.units or sniffed is None or plan.page is None:
             return ApplyResult(body, [], skipped, name, list(plan.traces))
+        gpt = _GptWiring.decide(plan, policies, self.settings)
+        if gpt.skip is not None:
+            skipped.append(gpt.skip)
         chunks: list[tuple[int, bytes]] = []
         insertions: list[Insertion] = []
+        wired: list[WiredSlot] = []
         for pu in plan.units:
             compiled = self.compiled.units.get(pu.unit)
             if compiled is None:
@@ -196,27 +405,13 @@ class Rules:
                     Skip("no_unit", f"unit '{pu.unit}' is not defined", pu.rule, pu.unit, pu.paragraph)
                 )
                 continue
-            try:
-                markup = render_unit(
-                    compiled.template,
-                    unit=pu.unit,
-                    rule=pu.rule,
-                    number=pu.number,
-                    paragraph=pu.paragraph,
-                    page=plan.page,
-                    context=context,
-                )
-            except Exception as exc:  # a template error skips this unit, never the page
-                skipped.append(
-                    Skip("render_failed", f"the template failed: {exc}", pu.rule, pu.unit, pu.paragraph)
-                )
+            made = self._unit_markup(pu, compiled, plan.page, context, gpt)
+            if isinstance(made, Skip):
+                skipped.append(made)
                 continue
-            if not markup.strip():
-                # A template may decide to show nothing (no related article for this page): not an error.
-                skipped.append(
-                    Skip("empty", "the unit rendered no markup for this page", pu.rule, pu.unit, pu.paragraph)
-                )
-                continue
+            markup, slot, problem = made
+            if problem is not None:
+                skipped.append(problem)
             try:
                 fragment = check_fragment(markup)
             except FragmentError as exc:
@@ -265,9 +460,77 @@ class Rules:
                     slot_id(pu.unit, pu.number),
                     pu.anchor,
                     pu.note,
+                    pu.variant,
                 )
             )
+            if slot is not None:
+                wired.append(slot)
+        if wired and plan.head is not None and plan.head.offset is not None:
+            markup = head_markup(
+                wired,
+                section=house.page_section(plan.page.meta_all),
+                keywords=house.page_tags(plan.page.meta_all),
+                library_url=None if plan.head.library_loaded else self.settings.gpt_library_url,
+                nonce=gpt.nonce,
+                prebid_timeout_ms=self.settings.prebid_timeout_ms,
+            )
+            data = encode_fragment(markup, sniffed)
+            chunks.insert(0, (plan.head.offset, data))
+            insertions.insert(
+                0, Insertion(plan.head.offset, len(data), "gpt", "", None, "", "head", plan.head.where)
+            )
         return ApplyResult(splice(body, chunks), insertions, skipped, name, list(plan.traces))
+
+    def _unit_markup(
+        self,
+        pu: PlannedUnit,
+        compiled: CompiledUnit,
+        page: PageInfo,
+        context: Mapping[str, Any],
+        gpt: _GptWiring,
+    ) -> tuple[str, WiredSlot | None, Skip | None] | Skip:
+        """The unit's markup for this slot, the GPT slot it wires (if any), and a note when its wiring failed;
+        or the Skip that keeps the unit out."""
+        spec = compiled.spec
+        items: list[dict[str, Any]] = []
+        if spec.promotions is not None:
+            items = house.choose(compiled.promotions, page.meta_all, spec.promotions.count)
+            if not items:
+                return Skip(
+                    "no_promotion",
+                    f"no promotion in {spec.promotions.file} suits this page's section or tags",
+                    pu.rule,
+                    pu.unit,
+                    pu.paragraph,
+                )
+        sid = slot_id(pu.unit, pu.number)
+        try:
+            markup = render_unit(
+                compiled.template_for(pu.variant),
+                unit=pu.unit,
+                rule=pu.rule,
+                number=pu.number,
+                paragraph=pu.paragraph,
+                page=page,
+                context=context,
+                variant=pu.variant,
+                promotions=items,
+            )
+        except Exception as exc:  # a template error skips this unit, never the page
+            return Skip("render_failed", f"the template failed: {exc}", pu.rule, pu.unit, pu.paragraph)
+        if not markup.strip():
+            # A template may decide to show nothing (no related article for this page): not an error.
+            return Skip("empty", "the unit rendered no markup for this page", pu.rule, pu.unit, pu.paragraph)
+        if spec.gpt is None:
+            return markup, None, None
+        script = display_script(sid, prebid=bool(spec.gpt.prebid), nonce=gpt.nonce) if gpt.enabled else None
+        try:
+            wired_markup = wire_slot(markup, sid, min_height=spec.gpt.min_height, script=script)
+        except SlotError as exc:
+            # The unit still goes in as its template wrote it; GPT just cannot fill it.
+            note = Skip("gpt_slot", f"the slot is not wired for GPT: {exc}", pu.rule, pu.unit, pu.paragraph)
+            return markup, None, note
+        return wired_markup, WiredSlot(sid, spec.gpt) if gpt.enabled else None, None
 
     def apply(
         self,
@@ -277,9 +540,35 @@ class Rules:
         headers: Mapping[str, str] | None = None,
         context: Mapping[str, Any] | None = None,
         explain: bool = False,
+        now: datetime | None = None,
+        csp: str | Sequence[str] | None = None,
     ) -> ApplyResult:
-        plan = self.plan(body, url=url, headers=headers, explain=explain)
-        return self.realize(plan, body, context=context)
+        plan = self.plan(body, url=url, headers=headers, explain=explain, now=now)
+        return self.realize(plan, body, context=context, csp=csp)
+
+
+@dataclass(frozen=True, slots=True)
+class _GptWiring:
+    """Whether this response gets GPT wiring, with which nonce, and why not."""
+
+    enabled: bool
+    nonce: str | None = None
+    skip: Skip | None = None
+
+    @classmethod
+    def decide(cls, plan: Plan, header_policies: list[str], settings: Settings) -> _GptWiring:
+        head = plan.head
+        if head is None or plan.page is None:
+            return cls(False)  # no planned unit has gpt
+        if head.offset is None:
+            return cls(False, skip=Skip("gpt_no_head", f"GPT is not wired: {head.problem}", unit="gpt"))
+        permit = script_permit(
+            [*header_policies, *head.csp],
+            library_url=None if head.library_loaded else settings.gpt_library_url,
+        )
+        if not permit.allowed:
+            return cls(False, skip=Skip("gpt_csp", f"GPT is not wired: {permit.reason}", unit="gpt"))
+        return cls(True, permit.nonce)
 
 
 def load_rules(path: str | os.PathLike[str]) -> Rules:
@@ -307,7 +596,4 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _with_duration(plan: Plan, started: float) -> Plan:
-    ms = (time.perf_counter() - started) * 1000.0
-    return Plan(
-        plan.units, plan.skipped, plan.traces, plan.page, plan.sniffed, plan.rules_version, ms, plan.extra
-    )
+    return dataclasses.replace(plan, duration_ms=(time.perf_counter() - started) * 1000.0)

@@ -16,8 +16,9 @@ class Insertion:
     rule: str
     paragraph: int | None
     slot_id: str = ""
-    anchor: str = "paragraph"
+    anchor: str = "paragraph"  # "paragraph", the anchor's selector, or "head" (the GPT scripts, unit "gpt")
     note: str = ""
+    variant: str = ""  # the A/B variant shown ("" for a unit without variants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class ApplyResult:
                     "slot_id": i.slot_id,
                     "anchor": i.anchor,
                     "note": i.note,
+                    "variant": i.variant,
                 }
                 for i in self.insertions
             ],

@@ -4,6 +4,9 @@
 2. html5lib's DOM of the output, with the unit elements taken out, equals its DOM of the input.
 3. Every unit is in the DOM once, whole (its subtree is what its markup alone parses to), and never inside
    a <p>, a table's structure, <select>, SVG, MathML or a template.
+4. What adinject puts in <head> (the GPT scripts: insertions with anchor "head") becomes children of <head>,
+   each element exactly what its markup alone parses to, carrying `data-adinject`; no other element of the
+   output carries `data-adinject` outside the units.
 """
 
 from __future__ import annotations
@@ -105,11 +108,34 @@ def _remove_units(tree: Any, mark: str) -> list[tuple[Any, Any]]:
     return removed
 
 
-def _fragment_canon(markup: bytes, encoding: str | None) -> str:
+def _fragment_elements(markup: bytes, encoding: str | None) -> list[Any]:
     text = markup.decode(encoding or "utf-8", "replace")
     frag = html5lib.parseFragment(text, container="div", treebuilder="etree", namespaceHTMLElements=True)
-    elements = [el for el in frag if isinstance(el.tag, str)]
+    return [el for el in frag if isinstance(el.tag, str)]
+
+
+def _fragment_canon(markup: bytes, encoding: str | None) -> str:
+    elements = _fragment_elements(markup, encoding)
     return canonical(elements[0]) if elements else ""
+
+
+def _remove_head_scripts(tree: Any) -> list[Any]:
+    """Take the elements adinject added to <head> (they carry data-adinject) out of it, in order."""
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    head = root.find(f"{NS}head")
+    if head is None:
+        return []
+    removed = [el for el in head if isinstance(el.tag, str) and el.get("data-adinject") is not None]
+    for el in removed:
+        # The text that followed it (whitespace before </head>) joins what came before, as it was parsed.
+        index = list(head).index(el)
+        if el.tail:
+            if index == 0:
+                head.text = (head.text or "") + el.tail
+            else:
+                head[index - 1].tail = (head[index - 1].tail or "") + el.tail
+        head.remove(el)
+    return removed
 
 
 def check_first_law(
@@ -124,12 +150,21 @@ def check_first_law(
         return
     out_tree = _parse(result.body, encoding)
     in_tree = _parse(source, encoding)
-    removed = _remove_units(out_tree, mark)
-    assert len(removed) == len(result.insertions), "a unit was split, lost or duplicated by the parser"
+    # Where each insertion's bytes are in the output: its offset plus everything inserted before it.
+    spans: list[tuple[Any, bytes]] = []
     shift = 0
-    for (unit, parent), ins in zip(removed, result.insertions, strict=True):
-        markup = result.body[ins.offset + shift : ins.offset + shift + ins.length]
+    for ins in result.insertions:
+        spans.append((ins, result.body[ins.offset + shift : ins.offset + shift + ins.length]))
         shift += ins.length
+    head_spans = [(ins, markup) for ins, markup in spans if ins.anchor == "head"]
+    unit_spans = [(ins, markup) for ins, markup in spans if ins.anchor != "head"]
+    expected_head = [canonical(el) for _, markup in head_spans for el in _fragment_elements(markup, encoding)]
+    assert [canonical(el) for el in _remove_head_scripts(out_tree)] == expected_head, (
+        "what was inserted in <head> is not exactly the <head> elements carrying data-adinject"
+    )
+    removed = _remove_units(out_tree, mark)
+    assert len(removed) == len(unit_spans), "a unit was split, lost or duplicated by the parser"
+    for (unit, parent), (_, markup) in zip(removed, unit_spans, strict=True):
         assert canonical(unit) == _fragment_canon(markup, encoding), (
             "the parser changed the unit's own subtree"
         )
@@ -137,4 +172,8 @@ def check_first_law(
         assert tag not in _BAD_PARENTS, f"a unit landed inside <{tag}>"
         assert not parent.tag.startswith("{http://www.w3.org/2000/svg}")
         assert not parent.tag.startswith("{http://www.w3.org/1998/Math/MathML}")
+    root = out_tree.getroot() if hasattr(out_tree, "getroot") else out_tree
+    assert not [
+        el for el in root.iter() if isinstance(el.tag, str) and el.get("data-adinject") is not None
+    ], "an element carrying data-adinject is outside <head> and outside every unit"
     assert canonical(out_tree) == canonical(in_tree), "the page's DOM changed around the units"

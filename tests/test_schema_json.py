@@ -55,8 +55,17 @@ def test_the_committed_schema_rejects_mistakes() -> None:
     assert sorted(check(committed(), data)) == [
         "/rules/0/min_paragraphs: not integer",
         "/rules/0/place/0: unknown key repeat_evry",
-        "/units/advertisement: missing html",
+        "/units/advertisement: missing html (oneOf: html or variants)",
     ]
+
+
+def test_the_committed_schema_wants_html_or_variants_not_both() -> None:
+    data = example()
+    unit = data["units"]["advertisement"]
+    unit["variants"] = {"a": {"weight": 1, "html": unit["html"]}}
+    assert check(committed(), data) == ["/units/advertisement: html and variants both given (oneOf)"]
+    del unit["html"]
+    assert check(committed(), data) == []
 
 
 def test_with_jsonschema_when_installed() -> None:
@@ -79,11 +88,27 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 
 def check(schema: dict[str, Any], value: Any, root: dict[str, Any] | None = None, at: str = "") -> list[str]:
-    """The errors of `value` against `schema`: `$ref`, `anyOf`, `type`, objects, arrays, enums, bounds."""
+    """The errors of `value` against `schema`: `$ref`, `anyOf`, `oneOf`, `type`, objects, arrays, enums, bounds."""
     root = root if root is not None else schema
     if "$ref" in schema:
         name = schema["$ref"].removeprefix("#/$defs/")
         return check(root["$defs"][name], value, root, at)
+    if "oneOf" in schema:
+        # Pydantic emits oneOf only as a unit's "html or variants" (required-only alternatives).
+        rest = {key: item for key, item in schema.items() if key != "oneOf"}
+        matching = [option for option in schema["oneOf"] if not check(option, value, root, at)]
+        names = " or ".join(key for option in schema["oneOf"] for key in option.get("required", []))
+        if not matching:
+            return [
+                f"{at}: missing {schema['oneOf'][0]['required'][0]} (oneOf: {names})",
+                *check(rest, value, root, at),
+            ]
+        if len(matching) > 1:
+            return [
+                f"{at}: {names.replace(' or ', ' and ')} both given (oneOf)",
+                *check(rest, value, root, at),
+            ]
+        return check(rest, value, root, at)
     if "anyOf" in schema:
         options = [check(option, value, root, at) for option in schema["anyOf"]]
         return [] if any(not errors for errors in options) else [f"{at}: no alternative matches"]

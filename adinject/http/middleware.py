@@ -25,19 +25,25 @@ import anyio.to_thread
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adinject.engine import load_rules
+from adinject import preview
+from adinject.engine import Rules
 from adinject.http import codings
 from adinject.http.cache import PlanCache
 from adinject.http.candidate import is_fragment_request, refusal
+from adinject.http.debug import DebugMode, debug_mode, explainable, no_store
 from adinject.http.headers import (
     add_vary,
+    header_values,
     mark_rewritten,
+    media_type,
     normalized,
     request_headers,
     server_timing,
     strong_etag,
     without_opt_out,
 )
+from adinject.metrics import METRICS, Metrics
+from adinject.reload import Inactive, LiveRules
 from adinject.result import ApplyResult
 
 logger = logging.getLogger("adinject")
@@ -81,15 +87,27 @@ def _thread_limiter() -> anyio.CapacityLimiter:
 class AdInjectMiddleware:
     """Insert ad slots (and other units) into outgoing HTML article pages, per the rules.
 
-    `rules` is a rules folder/file (loaded with `adinject.engine.load_rules`) or an already-loaded `Rules`.
+    `rules` is a rules folder or file, a `LiveRules`, or an already-loaded `Rules` (or any `RulesLike`).
+
+    A folder is watched and reloaded on change (`reload`, default True for a folder; see adinject/reload.py):
+    an invalid change is logged and the last good rules keep serving. At start-up, invalid rules raise
+    `RulesError` unless `allow_invalid_rules_at_startup=True`, which starts with no units instead. `rules`
+    always holds the rules in use; assigning it swaps them (a reload assigns it too).
+
+    `debug_token`: requests with `?adinject=debug` and this token (header `X-AdInject-Debug` or cookie
+    `adinject_debug`) get the annotated page (adinject/http/debug.py). `metrics`: record into
+    `adinject.metrics.METRICS` (True), into the given `Metrics`, or not at all (False).
     """
 
     __slots__ = (
         "app",
         "cache",
+        "debug_token",
         "failures",
+        "live",
         "max_body_bytes",
         "max_decoded_bytes",
+        "metrics",
         "rules",
         "server_timing",
         "thread_threshold_bytes",
@@ -98,13 +116,17 @@ class AdInjectMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        rules: str | os.PathLike[str] | RulesLike,
+        rules: str | os.PathLike[str] | LiveRules | RulesLike,
         *,
         max_body_bytes: int = 5_000_000,
         cache_size: int = 256,
         server_timing: bool = True,
         thread_threshold_bytes: int = 256 * 1024,
         max_decoded_bytes: int | None = None,
+        reload: bool | None = None,
+        allow_invalid_rules_at_startup: bool = False,
+        debug_token: str | None = None,
+        metrics: Metrics | bool = True,
     ) -> None:
         for name, value in (
             ("max_body_bytes", max_body_bytes),
@@ -115,11 +137,31 @@ class AdInjectMiddleware:
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, got {value}")
         self.app = app
-        if isinstance(rules, str | os.PathLike):
+        self.metrics: Metrics | None = METRICS if metrics is True else (metrics or None)
+        self.live: LiveRules | None = None
+        self.rules: RulesLike
+        if isinstance(rules, LiveRules):
+            self.live = rules
+        elif isinstance(rules, str | os.PathLike):
             # A broken rules folder raises RulesError here, at startup: loud, not failed open.
-            self.rules: RulesLike = load_rules(rules)
+            self.live = LiveRules(
+                rules,
+                watch=reload is not False,
+                allow_invalid=allow_invalid_rules_at_startup,
+                metrics=self.metrics,
+            )
         else:
+            if reload:
+                raise ValueError("reload=True needs the rules as a folder (or a LiveRules), not loaded rules")
             self.rules = rules
+            if self.metrics is not None and isinstance(rules, Rules):
+                self.metrics.rules_live("", rules.version)
+        if self.live is not None:
+            self.rules = self.live.current
+            self.live.subscribe(self._swap)
+        if debug_token is not None and not debug_token.strip():
+            raise ValueError("debug_token must not be empty (use None for no debug view)")
+        self.debug_token = debug_token
         self.max_body_bytes = max_body_bytes
         self.max_decoded_bytes = max_body_bytes if max_decoded_bytes is None else max_decoded_bytes
         self.server_timing = server_timing
@@ -128,7 +170,18 @@ class AdInjectMiddleware:
         # Responses sent unchanged because adinject itself raised (a hook for metrics).
         self.failures = 0
 
+    def _swap(self, rules: RulesLike) -> None:
+        self.rules = rules
+
+    def close(self) -> None:
+        """Stop watching the rules folder (the middleware keeps serving the rules it has)."""
+        if self.live is not None:
+            self.live.stop()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.live is not None:
+            # Each process watches for itself; the first call in a process (or after a fork) starts it.
+            self.live.ensure_watching()
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -145,6 +198,13 @@ class AdInjectMiddleware:
         rules = self.rules
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")
+        debug: DebugMode | None = None
+        if self.debug_token is not None:
+            debug = debug_mode(self.debug_token, scope)
+            if debug == "original":
+                await self.app(scope, receive, partial(_send_original, send))
+                return
+        debug_notes: list[str] = []
         phase = "waiting"  # -> "holding" (a candidate's start) -> "done" (forward whatever comes next)
         held: Message = {}
         chunks: list[bytes] = []
@@ -162,7 +222,10 @@ class AdInjectMiddleware:
 
             if phase == "waiting" and kind == "http.response.start":
                 try:
-                    start = self._start(rules, message, path, scope)
+                    if debug is not None:
+                        start = self._debug_start(message, path, debug_notes)
+                    else:
+                        start = self._start(rules, message, path, scope)
                 except Exception as exc:
                     self._failed(path, exc)
                     phase = "done"
@@ -183,6 +246,7 @@ class AdInjectMiddleware:
             if kind != "http.response.body":
                 # pathsend / zerocopysend / anything else while we hold the start: not a body we can rewrite.
                 phase = "done"
+                self._count("unchanged", "not_a_body")
                 await release_held(more_body=True)
                 chunks = []
                 await send(message)
@@ -195,6 +259,7 @@ class AdInjectMiddleware:
             if size > self.max_body_bytes:
                 # Too big to buffer: what is held goes out, then the rest streams by unchanged.
                 phase = "done"
+                self._count("unchanged", "too_big_to_buffer")
                 await release_held(more_body=more_body)
                 chunks = []
                 return
@@ -205,7 +270,12 @@ class AdInjectMiddleware:
             raw = b"".join(chunks)
             chunks = []
             try:
-                start_out, body_out = await self._rewrite(rules, held, raw, path, method, scope, state)
+                if debug is not None:
+                    start_out, body_out = await self._debug_page(
+                        rules, held, raw, path, method, scope, state, debug_notes
+                    )
+                else:
+                    start_out, body_out = await self._rewrite(rules, held, raw, path, method, scope, state)
             except Exception as exc:
                 self._failed(path, exc)
                 start_out, body_out = held, raw
@@ -216,9 +286,14 @@ class AdInjectMiddleware:
 
     def _start(self, rules: RulesLike, message: Message, path: str, scope: Scope) -> Message | None:
         """The start message to hold when the response is a candidate, else None (forward it now)."""
-        if refusal(message, path, rules.matches_url) is not None:
+        reason = refusal(message, path, rules.matches_url)
+        if reason is not None:
+            if self.metrics is not None and reason != "media-type" and _is_html(message):
+                # The kill switch (and "no valid rules yet") matches no URL: say so rather than "url".
+                self.metrics.page("unchanged", rules.code if isinstance(rules, Inactive) else reason)
             return None
         if is_fragment_request(request_headers(scope)):
+            self._count("unchanged", "fragment")
             return None
         start = {**message, "headers": normalized(message.get("headers") or ())}
         # The output depends on these request headers whether or not this page gets modified, so a shared
@@ -247,6 +322,7 @@ class AdInjectMiddleware:
             # the validators are treated as GET's would be when modified.
             del headers["content-length"]
             mark_rewritten(headers, depends_on_request=depends_on_request)
+            self._count("unchanged", "head")
             return {**start, "headers": headers.raw}, raw
 
         coding = codings.content_coding(headers.getlist("content-encoding"))
@@ -260,6 +336,7 @@ class AdInjectMiddleware:
             except codings.DecodeError as exc:
                 # Over the cap, or not valid in its coding: the app's bytes go out as they are.
                 logger.debug("adinject: not rewriting %s: %s body: %s", path, coding, exc)
+                self._count("unchanged", "decode")
                 return start, raw
 
         engine_headers = request_headers(scope)
@@ -281,6 +358,9 @@ class AdInjectMiddleware:
                 variant=variant,
             ),
         )
+        if self.metrics is not None:
+            self.metrics.result(result)
+            self.metrics.observe(time.perf_counter() - began)
         if not result.modified:
             return start, raw
 
@@ -342,7 +422,89 @@ class AdInjectMiddleware:
 
     def _failed(self, path: str, exc: BaseException) -> None:
         self.failures += 1
+        self._count("failed_open")
         logger.error("adinject failed on %s; the original response was sent", path, exc_info=exc)
+
+    def _count(self, outcome: str, reason: str = "") -> None:
+        if self.metrics is not None:
+            self.metrics.page(outcome, reason)
+
+    # --- the debug view (adinject/http/debug.py): only for requests that carry the debug token
+
+    def _debug_start(self, message: Message, path: str, notes: list[str]) -> Message | None:
+        """Hold any HTML page we can read, whatever the rules say of its URL; the panel says the rest."""
+        reason = refusal(message, path, lambda _: True)
+        if reason not in (None, "opted-out", "no-transform"):
+            return None  # not an HTML page, not a 200, or a body we cannot read: nothing to annotate
+        if reason == "opted-out":
+            notes.append("The app sent X-AdInject: off: readers get this page without units.")
+        elif reason == "no-transform":
+            notes.append("The response is Cache-Control: no-transform: readers get it without units.")
+        # no-store from the start: whatever goes out for this request (even the app's page, should annotating
+        # fail) must not be cached under this URL.
+        headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
+        no_store(headers)
+        return {**message, "headers": headers.raw}
+
+    async def _debug_page(
+        self,
+        rules: RulesLike,
+        start: Message,
+        raw: bytes,
+        path: str,
+        method: str,
+        scope: Scope,
+        state: Any,
+        notes: list[str],
+    ) -> tuple[Message, bytes]:
+        headers = MutableHeaders(raw=list(start["headers"]))
+        del headers["accept-ranges"]
+        coding = codings.content_coding(headers.getlist("content-encoding"))
+        if method == "HEAD" or coding is None:
+            return {**start, "headers": headers.raw}, raw
+        variant = ""
+        page = raw
+        if coding:
+            try:
+                page, variant = await self._run(
+                    len(raw), partial(codings.decode, coding, raw, self.max_decoded_bytes)
+                )
+            except codings.DecodeError:
+                return {**start, "headers": headers.raw}, raw
+        engine, more = explainable(rules, self.live)
+        engine_headers = request_headers(scope)
+        engine_headers["content-type"] = headers.get("content-type", "")
+        context = state.get(STATE_KEY) if isinstance(state, Mapping) else None
+        annotated = await self._run(
+            len(page),
+            partial(
+                preview.annotate,
+                engine,
+                page,
+                url=path,
+                headers=engine_headers,
+                context=context if isinstance(context, Mapping) else None,
+                notes=[*more, *notes],
+            ),
+        )
+        out = codings.encode(variant, annotated.body) if variant else annotated.body
+        del headers["transfer-encoding"]
+        headers["content-length"] = str(len(out))
+        self._count("debug")
+        return {**start, "headers": headers.raw}, out
+
+
+def _is_html(message: Message) -> bool:
+    return media_type(header_values(message.get("headers") or (), b"content-type")) == "text/html"
+
+
+async def _send_original(send: Send, message: Message) -> None:
+    """`?adinject=original` with the token: the app's response as it is, but never stored by a cache."""
+    if message["type"] == "http.response.start":
+        headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
+        no_store(headers)
+        message = {**message, "headers": headers.raw}
+    await send(message)
 
 
 def _strip_opt_out_or_same(message: Message) -> Message:

@@ -19,7 +19,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,19 +33,33 @@ from adinject.language.globs import check_glob
 from adinject.language.problems import Problem, RulesError
 from adinject.language.schema import (
     AUTO,
+    MISSING_MARKUP,
     Anchor,
+    Bid,
+    Gpt,
+    LazyLoad,
+    OptOut,
     Pages,
     ParagraphText,
     Placement,
+    Promotion,
+    PromotionFile,
+    Promotions,
+    Range,
+    Referrer,
     Rule,
     RuleFile,
+    Schedule,
     Settings,
     Unit,
+    Variant,
+    When,
 )
 from adinject.language.selectors import check_selector
 from adinject.units.environment import environment
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
+DATA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 KeyPath = tuple[str | int, ...]
 Pos = tuple[int, int]  # 1-based line and column
@@ -57,10 +71,25 @@ _MAX_NODES = 200_000
 
 
 @dataclass(frozen=True)
+class CompiledVariant:
+    name: str
+    weight: int
+    template: jinja2.Template
+
+
+@dataclass(frozen=True)
 class CompiledUnit:
     name: str
     spec: Unit
-    template: jinja2.Template
+    template: jinja2.Template  # `html`, or the first variant's for a unit with variants
+    variants: tuple[CompiledVariant, ...] = ()
+    promotions: tuple[Promotion, ...] = ()  # the items of its promotions file
+
+    def template_for(self, variant: str) -> jinja2.Template:
+        for compiled in self.variants:
+            if compiled.name == variant:
+                return compiled.template
+        return self.template
 
 
 @dataclass(frozen=True)
@@ -69,8 +98,9 @@ class CompiledRules:
     units: Mapping[str, CompiledUnit]
     settings: Settings  # defaults when no file sets it
     files: tuple[str, ...]
-    version: str  # short sha256 of every file's name and bytes: changes whenever any file changes
+    version: str  # short sha256 of every file's name and bytes (data files too): changes with any of them
     origins: Mapping[str, tuple[str, int]]  # rule name -> (file, line), for reports
+    data_files: tuple[str, ...] = ()  # data files the units read (promotions), as shown in problems
 
 
 def load_rule_set(path: str | os.PathLike[str]) -> CompiledRules:
@@ -79,15 +109,23 @@ def load_rule_set(path: str | os.PathLike[str]) -> CompiledRules:
     Raises `RulesError` with every problem found, in file order and then line order.
     """
     root = Path(path)
+    folder = root if root.is_dir() else root.parent
     problems: list[Problem] = []
-    files = [_parse_file(f, problems) for f in _rule_files(root, problems)]
+    found = [_read_file(f, problems) for f in _rule_files(root, problems)]
+    # A YAML file a unit reads as data (promotions) is not a rule file, wherever it sits in the folder.
+    refs = _data_references(found, folder, problems)
+    files = [f for f in found if _resolved(f.name) not in refs]
+    for file in files:
+        if file.parsed:
+            _validate(file, problems)
+    data = _load_data_files(refs, {_resolved(f.name): f for f in found}, folder, problems)
     if files:
         _check_across_files(files, problems)
     if problems:
-        order = {f.name: i for i, f in enumerate(files)}
+        order = {f.name: i for i, f in enumerate([*files, *data.values()])}
         problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.col))
         raise RulesError(problems)
-    return _compile(files)
+    return _compile(files, data, folder)
 
 
 # --- finding and reading files
@@ -136,7 +174,9 @@ class _File:
     data: Any = None
     parsed: bool = False  # the YAML was read; `data` is meaningful
     model: RuleFile | None = None  # set when the file passed schema validation
+    data_model: PromotionFile | None = None  # set for a data file that passed validation
     templates: dict[str, jinja2.Template] = field(default_factory=dict)  # unit name -> compiled `html`
+    variant_templates: dict[tuple[str, str], jinja2.Template] = field(default_factory=dict)
     source: _Source = field(default_factory=_Source)
 
     def problem(self, path: KeyPath, message: str, pos: Pos | None = None) -> Problem:
@@ -144,7 +184,8 @@ class _File:
         return Problem(self.name, line, col, dotted(path), message)
 
 
-def _parse_file(path: Path, problems: list[Problem]) -> _File:
+def _read_file(path: Path, problems: list[Problem]) -> _File:
+    """Read and parse one file's YAML (JSON is YAML too); validation comes once we know what it is."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -156,8 +197,7 @@ def _parse_file(path: Path, problems: list[Problem]) -> _File:
     except UnicodeDecodeError as exc:
         problems.append(Problem(file.name, *_byte_pos(raw, exc.start), "", f"not UTF-8 text ({exc.reason})"))
         return file
-    if _read_yaml(file, problems):
-        _validate(file, problems)
+    _read_yaml(file, problems)
     return file
 
 
@@ -322,6 +362,13 @@ def _validate(file: _File, problems: list[Problem]) -> None:
         problems.extend(_translate(file, exc.errors()))
 
 
+def _validate_data(file: _File, problems: list[Problem]) -> None:
+    try:
+        file.data_model = PromotionFile.model_validate(file.data)
+    except ValidationError as exc:
+        problems.extend(_translate(file, exc.errors(), PromotionFile))
+
+
 @dataclass(frozen=True)
 class _Located:
     error: ErrorDetails
@@ -330,7 +377,10 @@ class _Located:
     union_branch: bool
 
 
-def _translate(file: _File, errors: list[ErrorDetails]) -> list[Problem]:
+def _translate(file: _File, errors: list[ErrorDetails], top: type[BaseModel] = RuleFile) -> list[Problem]:
+    # A unit without html or variants is reported by _check_units, also when the unit has other problems
+    # (pydantic runs the model's own check only when every field passed).
+    errors = [e for e in errors if str(e.get("ctx", {}).get("error")) != MISSING_MARKUP]
     located = [_locate(error, file.data) for error in errors]
     # When one alternative of a union got further into the value (the list form of `after_paragraph` failed on
     # item 2), the "it is not a number" errors of the other alternatives are noise.
@@ -342,7 +392,7 @@ def _translate(file: _File, errors: list[ErrorDetails]) -> list[Problem]:
         if item.union_branch:
             groups.setdefault(item.path, []).append(item)
         else:
-            problems.append(_problem_for(file, item))
+            problems.append(_problem_for(file, item, top))
     problems.extend(_union_problem(file, path, group) for path, group in groups.items())
     return problems
 
@@ -376,17 +426,47 @@ def _can_step(node: Any, step: str | int) -> bool:
     return isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
 
 
-def _problem_for(file: _File, item: _Located) -> Problem:
+def _problem_for(file: _File, item: _Located, top: type[BaseModel] = RuleFile) -> Problem:
     kind = item.error["type"]
     if kind == "missing":
         key = item.path[-1]
         return file.problem(item.path, f"required key {key!r} is missing", file.source.at(item.path[:-1]))
     if kind == "extra_forbidden":
-        return file.problem(item.path, _unknown_key_message(item.path))
+        return file.problem(item.path, _unknown_key_message(item.path, top))
+    pattern = _pattern_message(item.error, item.path)
+    if pattern is not None:
+        return file.problem(item.path, pattern)
     if not item.path and kind == "model_type":
-        message = "a rule file should be a mapping with the keys units, rules and settings"
+        message = (
+            "a rule file should be a mapping with the keys units, rules and settings"
+            if top is RuleFile
+            else "a promotions file should be a mapping with the key promotions (a list)"
+        )
         return file.problem(item.path, message + _got(item.error))
     return file.problem(item.path, _message(item.error))
+
+
+# What a value must look like, in words, for the keys whose values pydantic checks with a regular expression
+# (keyed by the key, or by the mapping whose keys are checked).
+_PATTERN_HINTS = {
+    "ad_unit": "should be an ad unit path: a slash, the network code, then the ad unit codes, as in "
+    "/1234/news/in-article",
+    "targeting": "should be a key of at most 20 letters, digits, _ or -",
+    "bidder": "should be a Prebid bidder code: letters, digits, _ or -",
+    "bucket_header": "should be a header name, such as x-user-id",
+    "gpt_library_url": "should be an https:// address or a path on the site (starting with /)",
+    "experiment": "should be a name of letters, digits, _ or -",
+    "variants": "should be a variant name of letters, digits, _ or -",
+    "domains": "should be a domain name, such as google.com (no https://, no path)",
+    "exclude_domains": "should be a domain name, such as google.com (no https://, no path)",
+}
+
+
+def _pattern_hint(path: KeyPath) -> str | None:
+    for step in reversed(path):
+        if isinstance(step, str) and step in _PATTERN_HINTS:
+            return _PATTERN_HINTS[step]
+    return None
 
 
 # What pydantic's type errors expect, in words for people who write YAML rather than Python.
@@ -403,6 +483,10 @@ _EXPECTED = {
     "dict_type": "a mapping (key: value lines)",
     "model_type": "a mapping (key: value lines)",
     "model_attributes_type": "a mapping (key: value lines)",
+    "timezone_aware": "a date and time with its UTC offset, e.g. 2026-12-01T00:00:00+01:00",
+    "datetime_type": "a date and time with its UTC offset, e.g. 2026-12-01T00:00:00+01:00",
+    "datetime_parsing": "a date and time with its UTC offset, e.g. 2026-12-01T00:00:00+01:00",
+    "datetime_from_date_parsing": "a date and time with its UTC offset, e.g. 2026-12-01T00:00:00+01:00",
 }
 
 
@@ -426,8 +510,13 @@ def _union_problem(file: _File, path: KeyPath, group: list[_Located]) -> Problem
             expected.remove("a whole number")  # a number covers it
         choices = ", ".join(expected[:-1]) + " or " + expected[-1] if len(expected) > 1 else expected[0]
         return file.problem(path, f"should be {choices}{_got(group[0].error)}")
-    messages = dict.fromkeys(_message(item.error) for item in group)
+    messages = dict.fromkeys(_pattern_message(item.error, path) or _message(item.error) for item in group)
     return file.problem(path, "; or ".join(messages))
+
+
+def _pattern_message(error: ErrorDetails, path: KeyPath) -> str | None:
+    hint = _pattern_hint(path) if error["type"] == "string_pattern_mismatch" else None
+    return hint + _got(error) if hint is not None else None
 
 
 def _got(error: ErrorDetails) -> str:
@@ -454,12 +543,24 @@ _MODEL_PLACES: dict[type[BaseModel], str] = {
     Placement: "a place entry",
     Anchor: "after_anchor",
     Settings: "settings",
+    When: "when",
+    Range: "words",
+    Schedule: "schedule",
+    Referrer: "referrer",
+    Variant: "a variant",
+    Gpt: "gpt",
+    LazyLoad: "lazy_load",
+    Bid: "a prebid bidder",
+    Promotions: "promotions",
+    OptOut: "opt_out",
+    PromotionFile: "the top level of a promotions file",
+    Promotion: "a promotion",
 }
 
 
-def _unknown_key_message(path: KeyPath) -> str:
+def _unknown_key_message(path: KeyPath, top: type[BaseModel] = RuleFile) -> str:
     key = str(path[-1])
-    model = _model_at(path[:-1])
+    model = _model_at(path[:-1], top)
     if model is None:
         return f"unknown key {key!r}"
     where = _MODEL_PLACES.get(model, model.__name__)
@@ -475,9 +576,9 @@ def _unknown_key_message(path: KeyPath) -> str:
     return f"unknown key {key!r} in {where}; the keys here are: {', '.join(known)}"
 
 
-def _model_at(path: KeyPath) -> type[BaseModel] | None:
+def _model_at(path: KeyPath, top: type[BaseModel] = RuleFile) -> type[BaseModel] | None:
     """The schema model that validates the mapping at `path` (a data path, without union tags)."""
-    annotation: Any = RuleFile
+    annotation: Any = top
     for step in path:
         annotation = _step_into(annotation, step)
         if annotation is None:
@@ -536,6 +637,8 @@ def _check_across_files(files: list[_File], problems: list[Problem]) -> None:
     for file in parsed:
         problems.extend(_check_rule_values(file))
         problems.extend(_check_templates(file))
+        problems.extend(_check_units(file))
+        problems.extend(_check_class_names(file))
     problems.extend(_check_unique_units(parsed))
     problems.extend(_check_unique_rules(parsed))
     problems.extend(_check_single_settings(parsed))
@@ -614,16 +717,92 @@ def _check_rule_values(file: _File) -> Iterator[Problem]:
             yield file.problem(("rules", index, "name"), "a rule name must not be empty")
 
 
+def _unit_markups(name: str, unit: Any) -> Iterator[tuple[KeyPath, str, str | None]]:
+    """Every template text of a raw unit: (its path, the text, the variant name or None for `html`)."""
+    if not isinstance(unit, dict):
+        return
+    html = unit.get("html")
+    if isinstance(html, str):
+        yield ("units", name, "html"), html, None
+    variants = unit.get("variants")
+    if isinstance(variants, dict):
+        for variant, spec in variants.items():
+            text = spec.get("html") if isinstance(spec, dict) else None
+            if isinstance(text, str):
+                yield ("units", name, "variants", variant, "html"), text, variant
+
+
 def _check_templates(file: _File) -> Iterator[Problem]:
     for name, unit in _raw_units(file).items():
-        html = unit.get("html") if isinstance(unit, dict) else None
-        if not isinstance(html, str):
+        for path, text, variant in _unit_markups(name, unit):
+            try:
+                template = environment().from_string(text)
+            except jinja2.TemplateSyntaxError as exc:
+                yield file.problem(
+                    path, f"template error: {exc.message}", _template_pos(file, path, exc.lineno)
+                )
+                continue
+            if variant is None:
+                file.templates[name] = template
+            else:
+                file.variant_templates[(name, variant)] = template
+
+
+_SLOT_ID = re.compile(r"\bslot\.id\b|slot\[\s*['\"]id['\"]\s*\]")
+
+
+def _check_units(file: _File) -> Iterator[Problem]:
+    """A unit has markup; what GPT needs of it: its markup gives the slot's element its id, Prebid gets sizes
+    and plain values."""
+    for name, unit in _raw_units(file).items():
+        if isinstance(unit, dict) and "html" not in unit and "variants" not in unit:
+            # Where a missing key is reported: at the unit's mapping, under the key it lacks.
+            yield file.problem(("units", name, "html"), MISSING_MARKUP, file.source.at(("units", name)))
+        gpt = unit.get("gpt") if isinstance(unit, dict) else None
+        if not isinstance(gpt, dict):
             continue
-        try:
-            file.templates[name] = environment().from_string(html)
-        except jinja2.TemplateSyntaxError as exc:
-            path: KeyPath = ("units", name, "html")
-            yield file.problem(path, f"template error: {exc.message}", _template_pos(file, path, exc.lineno))
+        for path, text, _ in _unit_markups(name, unit):
+            if not _SLOT_ID.search(text):
+                yield file.problem(
+                    path,
+                    'a unit with gpt needs an element with id="{{ slot.id }}": GPT fills the element with '
+                    "the slot's id",
+                )
+        bids = gpt.get("prebid")
+        sizes = gpt.get("sizes")
+        if isinstance(bids, list) and bids and isinstance(sizes, list) and all(s == "fluid" for s in sizes):
+            yield file.problem(
+                ("units", name, "gpt", "prebid"), "Prebid needs at least one [width, height] size"
+            )
+        for index, bid in enumerate(bids if isinstance(bids, list) else []):
+            params = bid.get("params") if isinstance(bid, dict) else None
+            if params is None:
+                continue
+            try:
+                json.dumps(params, allow_nan=False)
+            except (TypeError, ValueError):
+                path = ("units", name, "gpt", "prebid", index, "params")
+                yield file.problem(
+                    path, "params must be plain values (text, numbers, true/false, lists, mappings)"
+                )
+
+
+def _check_class_names(file: _File) -> Iterator[Problem]:
+    places: list[tuple[KeyPath, Any]] = []
+    for index, rule in _raw_rules(file):
+        when = rule.get("when")
+        if isinstance(when, dict):
+            places.append((("rules", index, "when", "exclude_classes"), when.get("exclude_classes")))
+    settings = file.data.get("settings") if isinstance(file.data, dict) else None
+    opt_out = settings.get("opt_out") if isinstance(settings, dict) else None
+    if isinstance(opt_out, dict):
+        places.append((("settings", "opt_out", "classes"), opt_out.get("classes")))
+    for base, value in places:
+        for path, cls in _strings(value, base, single=False, many=True):
+            if cls.startswith("."):
+                yield file.problem(path, f"write the class name without the dot: {cls[1:]!r}")
+            elif not cls or any(ch.isspace() for ch in cls):
+                yield file.problem(path, f"{cls!r} is not a class name (one name, no spaces)")
 
 
 def _template_pos(file: _File, path: KeyPath, lineno: int) -> Pos:
@@ -708,38 +887,107 @@ def _where(origin: tuple[str, int], current_file: str) -> str:
     return f"line {line}" if file == current_file else f"{file}:{line}"
 
 
+# --- data files (promotions)
+
+
+def _resolved(name: str | Path) -> Path:
+    return Path(name).resolve()
+
+
+def _data_references(
+    files: list[_File], folder: Path, problems: list[Problem]
+) -> dict[Path, list[tuple[_File, str]]]:
+    """Data files the units name, resolved in the rules folder -> (file, unit name) of each unit naming it."""
+    refs: dict[Path, list[tuple[_File, str]]] = {}
+    base = folder.resolve()
+    for file in files:
+        if not file.parsed:
+            continue
+        for name, unit in _raw_units(file).items():
+            promotions = unit.get("promotions") if isinstance(unit, dict) else None
+            wanted = promotions.get("file") if isinstance(promotions, dict) else None
+            if not isinstance(wanted, str):
+                continue
+            path: KeyPath = ("units", name, "promotions", "file")
+            target = (base / wanted).resolve()
+            if Path(wanted).is_absolute() or not target.is_relative_to(base):
+                problems.append(
+                    file.problem(path, f"{wanted!r} is outside the rules folder: name a file in it")
+                )
+            elif target.suffix not in DATA_FILE_SUFFIXES:
+                problems.append(file.problem(path, f"{wanted!r} is not a .yaml, .yml or .json file"))
+            elif not target.is_file():
+                problems.append(file.problem(path, f"there is no data file {wanted!r} in the rules folder"))
+            else:
+                refs.setdefault(target, []).append((file, name))
+    return refs
+
+
+def _load_data_files(
+    refs: dict[Path, list[tuple[_File, str]]], read: dict[Path, _File], folder: Path, problems: list[Problem]
+) -> dict[Path, _File]:
+    out: dict[Path, _File] = {}
+    for target in sorted(refs):
+        file = read.get(target)
+        if file is None:  # not a top-level YAML file of the folder: a .json, or in a sub-folder
+            file = _read_file(folder / target.relative_to(folder.resolve()), problems)
+        if file.parsed:
+            _validate_data(file, problems)
+        out[target] = file
+    return out
+
+
 # --- the result
 
 
-def _compile(files: list[_File]) -> CompiledRules:
+def _compile(files: list[_File], data: dict[Path, _File], folder: Path) -> CompiledRules:
     models = [(f, f.model) for f in files if f.model is not None]
     units: dict[str, CompiledUnit] = {}
     rules: list[Rule] = []
     origins: dict[str, tuple[str, int]] = {}
     settings = Settings()
+    base = folder.resolve()
     for file, model in models:
         for name, spec in model.units.items():
-            units[name] = CompiledUnit(name, spec, file.templates[name])
+            variants = tuple(
+                CompiledVariant(variant, v.weight, file.variant_templates[(name, variant)])
+                for variant, v in (spec.variants or {}).items()
+            )
+            promotions: tuple[Promotion, ...] = ()
+            if spec.promotions is not None:
+                data_model = data[(base / spec.promotions.file).resolve()].data_model
+                assert data_model is not None  # a data file with problems raised RulesError
+                promotions = tuple(data_model.promotions)
+            template = file.templates[name] if spec.html is not None else variants[0].template
+            units[name] = CompiledUnit(name, spec, template, variants, promotions)
         for index, rule in enumerate(model.rules):
             rules.append(rule)
             origins[rule.name] = (file.name, file.source.at(("rules", index))[0])
         if model.settings is not None:
             settings = model.settings
+    data_files = [data[target] for target in sorted(data)]
     return CompiledRules(
         rules=tuple(rules),
         units=types.MappingProxyType(units),
         settings=settings,
         files=tuple(f.name for f in files),
-        version=_version(files),
+        version=_version(files, data_files, base),
         origins=types.MappingProxyType(origins),
+        data_files=tuple(f.name for f in data_files),
     )
 
 
-def _version(files: list[_File]) -> str:
+def _version(files: list[_File], data_files: Sequence[_File] = (), base: Path | None = None) -> str:
     digest = hashlib.sha256()
     for file in files:
         # Length-prefixed: moving bytes from the end of one file to the start of the next changes it too.
         name = os.path.basename(file.name).encode()
+        digest.update(b"%d:%s%d:" % (len(name), name, len(file.raw)))
+        digest.update(file.raw)
+    for file in data_files:
+        # Data files may sit in sub-folders: their path in the folder, marked so no rule file can collide.
+        shown = _resolved(file.name).relative_to(base) if base is not None else Path(file.name)
+        name = b"data:" + shown.as_posix().encode()
         digest.update(b"%d:%s%d:" % (len(name), name, len(file.raw)))
         digest.update(file.raw)
     return digest.hexdigest()[:12]

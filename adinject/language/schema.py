@@ -9,27 +9,67 @@ Every model forbids unknown keys, so a typo is an error rather than a rule that 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+import zoneinfo
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 AUTO = "auto"
+DEVICES = ("mobile", "tablet", "desktop")
+Device = Literal["mobile", "tablet", "desktop"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+GPT_LIBRARY_URL = "https://securepagead2.googlesyndication.com/tag/js/gpt.js"
+# A Google Ad Manager ad unit path: /network code (or "parent,child" for Multiple Customer Management), then
+# ad unit codes. Quotes, angle brackets, backslashes and whitespace never belong in one.
+_AD_UNIT_PATH = r"^/[0-9]+(,[0-9]+)?(/[^/\s\"'<>\\]+)+$"
+_HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+_DOMAIN = r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$"
+_NAME = r"^[A-Za-z0-9_-]+$"
+# Google Ad Manager's limits on key-values: key names of at most 20 characters, values of at most 40.
+_TARGETING_KEY = r"^[A-Za-z0-9_-]{1,20}$"
+_TARGETING_VALUE_MAX = 40
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Unit(_Strict):
-    """A piece of markup the engine inserts: an ad slot, a recirculation box, a newsletter sign-up."""
+def _as_text(value: Any) -> Any:
+    """YAML reads `true`, `2026` and `1.5` as a boolean and numbers; in a list of values they are text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
 
-    html: str = Field(
+
+def _values(value: Any) -> Any:
+    # `true`/`false` alone keep their meaning (present / absent); a single value is a list of one.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return [_as_text(item) for item in value]
+    return [_as_text(value)]
+
+
+Values = Annotated[
+    bool | list[str],
+    BeforeValidator(_values),
+    Field(
         description=(
-            "Jinja2 template of the unit's markup (sandboxed, autoescaped). Variables: slot.id, slot.number, "
-            "slot.paragraph, slot.rule, slot.unit, page.path, page.title, page.meta, context."
+            "The values that match (any one of them; case and surrounding spaces ignored), or true "
+            "(present, any value) or false (absent)."
         )
-    )
-    description: str | None = Field(default=None, description="A note for people; not used by the engine.")
+    ),
+]
 
 
 class Pages(_Strict):
@@ -126,6 +166,262 @@ def _positions(value: int | float | list[int | float] | None) -> list[int | floa
     return list(value) if isinstance(value, list) else [value]
 
 
+class Range(_Strict):
+    """A lower and/or upper bound, both included."""
+
+    min: int | None = Field(default=None, ge=0, description="At least this many.")
+    max: int | None = Field(default=None, ge=0, description="At most this many.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Range:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is more than max ({self.max})")
+        return self
+
+
+class Schedule(_Strict):
+    """When a rule runs: between two moments, and/or on some days of the week."""
+
+    start: AwareDatetime | None = Field(
+        default=None,
+        description="From this moment on, with its UTC offset: 2026-12-01T00:00:00+01:00 (included).",
+    )
+    end: AwareDatetime | None = Field(
+        default=None, description="Until this moment, with its UTC offset (excluded)."
+    )
+    weekdays: list[Weekday] | None = Field(
+        default=None, min_length=1, description="Only on these days (mon ... sun), in `timezone`."
+    )
+    timezone: str = Field(
+        default="UTC", description="IANA time zone the weekdays are counted in, e.g. Europe/Berlin."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> Schedule:
+        if self.start is None and self.end is None and self.weekdays is None:
+            raise ValueError("give start, end, weekdays or a combination")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class Referrer(_Strict):
+    """Where the visitor came from: the host of the Referer header."""
+
+    domains: list[Annotated[str, Field(pattern=_DOMAIN)]] = Field(
+        default_factory=list,
+        description="Holds when the referrer's host is one of these domains or a subdomain of one.",
+    )
+    exclude_domains: list[Annotated[str, Field(pattern=_DOMAIN)]] = Field(
+        default_factory=list, description="Never when the referrer's host is one of these or a subdomain."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> Referrer:
+        if not self.domains and not self.exclude_domains:
+            raise ValueError("give domains, exclude_domains or both")
+        return self
+
+
+class When(_Strict):
+    """Targeting: every condition given must hold for the rule to apply (see rules/TARGETING.md)."""
+
+    device: list[Device] | None = Field(
+        default=None,
+        min_length=1,
+        description="The visitor's device: mobile, tablet, desktop (Sec-CH-UA-Mobile, else the User-Agent).",
+    )
+    meta: dict[str, Values] | None = Field(
+        default=None,
+        description=(
+            'The page\'s <meta name|property> values, e.g. {"article:section": [World]}; every name '
+            "given must match."
+        ),
+    )
+    exclude_meta: dict[str, Values] | None = Field(
+        default=None, description="The rule does not apply when any of these <meta> names matches."
+    )
+    exclude_classes: list[str] = Field(
+        default_factory=list,
+        description="The rule does not apply when its container, or an element around it, has one of these "
+        "classes.",
+    )
+    words: Range | None = Field(default=None, description="Counted words of the article: {min, max}.")
+    schedule: Schedule | None = Field(
+        default=None, description="Between two moments and/or on some weekdays."
+    )
+    percent: int | None = Field(
+        default=None, ge=0, le=100, description="A sticky share of visitors (0-100), by the visitor's bucket."
+    )
+    experiment: str | None = Field(
+        default=None,
+        pattern=_NAME,
+        description="Rules naming the same experiment pick the same visitors for the same percent; default: "
+        "the rule's name.",
+    )
+    referrer: Referrer | None = Field(default=None, description="The domain the visitor came from.")
+    query: dict[str, Values] | None = Field(
+        default=None,
+        description="URL query parameters, e.g. {utm_source: [newsletter]}; every parameter given matches.",
+    )
+
+    @model_validator(mode="after")
+    def _experiment_needs_percent(self) -> When:
+        if self.experiment is not None and self.percent is None:
+            raise ValueError("experiment only applies together with percent")
+        return self
+
+
+class Variant(_Strict):
+    """One version of a unit in an A/B test."""
+
+    weight: int = Field(ge=0, description="Share of visitors, relative to the other variants' weights.")
+    html: str = Field(description="Jinja2 template of this variant's markup (the same variables as `html`).")
+    description: str | None = Field(default=None, description="A note for people; not used by the engine.")
+
+
+class LazyLoad(_Strict):
+    """GPT lazy loading (googletag.pubads().enableLazyLoad); a key left out keeps GPT's default."""
+
+    fetch_margin_percent: int | None = Field(
+        default=None, ge=0, description="Fetch the ad when the slot is this % of a viewport away."
+    )
+    render_margin_percent: int | None = Field(
+        default=None, ge=0, description="Render the ad when the slot is this % of a viewport away."
+    )
+    mobile_scaling: float | None = Field(
+        default=None, gt=0, description="Multiply both margins by this on mobile devices."
+    )
+
+
+class Bid(_Strict):
+    """One Prebid.js bidder for a slot, as in a Prebid ad unit's `bids`."""
+
+    bidder: str = Field(pattern=_NAME, description="The Prebid bidder code, e.g. appnexus.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The bidder's parameters, passed to Prebid as they are."
+    )
+
+
+def _size(value: Any) -> Any:
+    if value == "fluid":
+        return value
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return value
+    raise ValueError("a size is [width, height] in pixels, or fluid")
+
+
+def _as_list(value: Any) -> Any:
+    return [_as_text(item) for item in value] if isinstance(value, list) else [_as_text(value)]
+
+
+Size = Annotated[
+    tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | Literal["fluid"],
+    BeforeValidator(_size),
+    Field(description="[width, height] in pixels, or fluid."),
+]
+# One value or a list of them; always a list once read.
+TargetingValue = Annotated[
+    list[Annotated[str, Field(max_length=_TARGETING_VALUE_MAX)]],
+    BeforeValidator(_as_list, json_schema_input_type=str | list[str]),
+]
+
+
+class Gpt(_Strict):
+    """Wire the unit's slot for Google Publisher Tag (and optionally Prebid.js)."""
+
+    ad_unit: str = Field(
+        pattern=_AD_UNIT_PATH, description="The Ad Manager ad unit path, e.g. /1234/news/in-article."
+    )
+    sizes: list[Size] = Field(min_length=1, description="Creative sizes: [[300, 250], [336, 280]].")
+    lazy_load: LazyLoad | None = Field(
+        default=None, description="Ask GPT to load ads only as they near the viewport (page-wide)."
+    )
+    targeting: dict[Annotated[str, Field(pattern=_TARGETING_KEY)], TargetingValue] = Field(
+        default_factory=dict, description="Slot-level key-values, e.g. {pos: in-article}."
+    )
+    prebid: list[Bid] = Field(
+        default_factory=list, description="Prebid.js bidders for this slot (pbjs.addAdUnits)."
+    )
+
+    @property
+    def min_height(self) -> int | None:
+        """The smallest creative height: the height to reserve against layout shift."""
+        heights = [size[1] for size in self.sizes if not isinstance(size, str)]
+        return min(heights) if heights else None
+
+
+class Promotions(_Strict):
+    """Fill the unit from a data file of house promotions, chosen by the page's section and tags."""
+
+    file: str = Field(description="A YAML or JSON file in the rules folder, e.g. promotions.yaml.")
+    count: int = Field(default=1, ge=1, le=20, description="How many promotions the template gets.")
+
+
+MISSING_MARKUP = "required key 'html' is missing"
+
+
+class Unit(_Strict):
+    """A piece of markup the engine inserts: an ad slot, a recirculation box, a newsletter sign-up."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["html"]}, {"required": ["variants"]}]}
+    )
+
+    html: str | None = Field(
+        default=None,
+        description=(
+            "Jinja2 template of the unit's markup (sandboxed, autoescaped). Variables: slot.id, slot.number, "
+            "slot.paragraph, slot.rule, slot.unit, slot.variant, page.path, page.title, page.meta, context, "
+            "promotions. Give html or variants."
+        ),
+    )
+    variants: dict[Annotated[str, Field(pattern=_NAME)], Variant] | None = Field(
+        default=None,
+        min_length=1,
+        description="Weighted versions of the unit for A/B tests, by name; each visitor sticks to one.",
+    )
+    experiment: str | None = Field(
+        default=None,
+        pattern=_NAME,
+        description="Units naming the same experiment split visitors the same way; default: the unit's name.",
+    )
+    gpt: Gpt | None = Field(default=None, description="Wire the slot for Google Publisher Tag.")
+    promotions: Promotions | None = Field(
+        default=None, description="House promotions from a data file, as the template variable `promotions`."
+    )
+    description: str | None = Field(default=None, description="A note for people; not used by the engine.")
+
+    @model_validator(mode="after")
+    def _markup(self) -> Unit:
+        if self.html is None and self.variants is None:
+            raise ValueError(MISSING_MARKUP)
+        if self.html is not None and self.variants is not None:
+            raise ValueError("give html or variants, not both")
+        if self.variants is not None and sum(v.weight for v in self.variants.values()) == 0:
+            raise ValueError("at least one variant needs a weight above 0")
+        if self.experiment is not None and self.variants is None:
+            raise ValueError("experiment only applies to a unit with variants")
+        return self
+
+
 class Rule(_Strict):
     """One placement rule: which pages, which paragraphs count, and where units go."""
 
@@ -171,6 +467,9 @@ class Rule(_Strict):
     max_units: int | None = Field(
         default=None, ge=0, description="At most this many units from this rule per page."
     )
+    when: When | None = Field(
+        default=None, description="Targeting: devices, pages, dates, visitors; all conditions must hold."
+    )
     place: list[Placement] = Field(min_length=1, description="The units this rule places, in order.")
 
     @property
@@ -178,13 +477,45 @@ class Rule(_Strict):
         return [self.container] if isinstance(self.container, str) else list(self.container)
 
 
+class OptOut(_Strict):
+    """Page-wide opt-outs every rule honours, on top of <meta name="adinject" content="off">."""
+
+    meta: dict[str, Values] = Field(
+        default_factory=dict, description="No units on a page where one of these <meta> names matches."
+    )
+    classes: list[str] = Field(
+        default_factory=list,
+        description="No units from a rule whose container, or an element around it, has one of these.",
+    )
+
+
 class Settings(_Strict):
-    """Page-wide limits that hold across every rule."""
+    """Page-wide limits and settings that hold across every rule."""
 
     max_units_per_page: int | None = Field(
         default=None, ge=0, description="At most this many units per page."
     )
     max_page_bytes: int = Field(default=5_000_000, ge=1, description="Larger pages pass through unchanged.")
+    bucket_header: str | None = Field(
+        default=None,
+        pattern=_HEADER_NAME,
+        description="A request header (e.g. x-user-id) whose value's hash is the visitor's bucket; without "
+        "it, or when a request lacks it, the adinject_bucket cookie.",
+    )
+    gpt_library_url: str = Field(
+        default=GPT_LIBRARY_URL,
+        pattern=r"^(https?://|/)[^\s\"'<>\\]*$",
+        description="Where the GPT library is loaded from.",
+    )
+    prebid_timeout_ms: int = Field(
+        default=1000, ge=1, le=10_000, description="How long the Prebid auction may take before ads load."
+    )
+    opt_out: OptOut = Field(default_factory=OptOut, description="Page-wide opt-outs for every rule.")
+
+    @field_validator("bucket_header")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value is not None else None
 
 
 class RuleFile(_Strict):
@@ -195,6 +526,29 @@ class RuleFile(_Strict):
     settings: Settings | None = Field(
         default=None, description="Page-wide limits (at most one file sets them)."
     )
+
+
+class Promotion(_Strict):
+    """One house promotion in a promotions data file."""
+
+    title: str = Field(min_length=1, description="The headline.")
+    url: str = Field(min_length=1, description="Where it links to.")
+    text: str | None = Field(default=None, description="A line of copy under the title.")
+    image: str | None = Field(default=None, description="An image URL.")
+    image_alt: str = Field(default="", description="The image's alternative text.")
+    label: str | None = Field(default=None, description="A kicker such as 'From our newsletters'.")
+    sections: list[str] = Field(
+        default_factory=list, description="Shown on pages whose article:section is one of these."
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="Shown on pages sharing a tag (article:tag, keywords) with these."
+    )
+
+
+class PromotionFile(_Strict):
+    """A data file of house promotions, referred to by a unit's `promotions.file`."""
+
+    promotions: list[Promotion] = Field(min_length=1, description="The promotions, best first.")
 
 
 def json_schema() -> dict[str, object]:

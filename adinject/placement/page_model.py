@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from turbohtml import Document, parse
@@ -13,7 +14,9 @@ class PageInfo:
 
     path: str
     title: str
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)  # the first value of each name, as written
+    # Every value of each name, by lower-cased name (a page may have several article:tag): for targeting.
+    meta_all: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def parse_text(text: str) -> Document:
@@ -26,12 +29,16 @@ def page_info(doc: Document, path: str) -> PageInfo:
     title_el = doc.select_one("title")
     title = " ".join(title_el.text.split()) if title_el is not None else ""
     meta: dict[str, str] = {}
+    meta_all: dict[str, list[str]] = {}
     for el in doc.select("meta[name][content], meta[property][content]"):
         key = el.attrs.get("name") or el.attrs.get("property")
         value = el.attrs.get("content")
         if isinstance(key, str) and isinstance(value, str):
             meta.setdefault(key, value)
-    return PageInfo(path=path, title=title, meta=meta)
+            meta_all.setdefault(key.lower(), []).append(value)
+    return PageInfo(
+        path=path, title=title, meta=meta, meta_all={key: tuple(values) for key, values in meta_all.items()}
+    )
 
 
 def opted_out(info: PageInfo) -> bool:

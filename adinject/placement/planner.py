@@ -19,6 +19,7 @@ from adinject.placement.paragraphs import Candidate, br_runs, collect
 from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem
 from adinject.placement.words import first_words
 from adinject.result import ParagraphInfo, RuleTrace, Skip
+from adinject.targeting.conditions import article_failure
 
 # How far a unit may shift from the paragraph it asked for, in counted paragraphs. Beyond that it is no
 # longer where ad ops put it; the cap also keeps the search linear on pages where nothing is safe.
@@ -100,7 +101,9 @@ def plan_page(
         for c in counted:
             prefix.append(prefix[-1] + c.words)
         trace.counted_words = prefix[-1]
-        gate = _rule_gate(rule, len(counted), prefix[-1])
+        gate = _rule_gate(rule, len(counted), prefix[-1]) or article_failure(
+            rule.when, prefix[-1], _classes_around(container), settings.opt_out.classes
+        )
         if gate is not None:
             plan.skipped.append(Skip(gate[0], gate[1], rule.name))
             continue
@@ -157,6 +160,20 @@ def _find_container(doc: Document, rule: Rule, words_cache: dict[Element, int]) 
         if el is not None:
             return el, selector
     return None, ""
+
+
+def _classes_around(el: Element) -> set[str]:
+    """The classes of `el` and of every element around it: an opt-out class may sit on <article> or <body>."""
+    out: set[str] = set()
+    walker: object = el
+    while isinstance(walker, Element):
+        value = walker.attrs.get("class")
+        if isinstance(value, list):
+            out.update(value)
+        elif isinstance(value, str):
+            out.update(value.split())
+        walker = walker.parent
+    return out
 
 
 def _rule_gate(rule: Rule, paragraphs: int, words: int) -> tuple[str, str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jinja2 import Template
@@ -27,6 +27,8 @@ def render_unit(
     paragraph: int | None,
     page: PageInfo,
     context: Mapping[str, Any],
+    variant: str = "",
+    promotions: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     # The page's own values (title, meta) and the app's context are passed as plain data: the
     # environment autoescapes them, since a page's title or a query string is attacker-controlled.
@@ -37,7 +39,9 @@ def render_unit(
             "paragraph": paragraph,
             "rule": rule,
             "unit": unit,
+            "variant": variant,
         },
         page={"path": page.path, "title": page.title, "meta": dict(page.meta)},
         context=context,
+        promotions=list(promotions),
     )

@@ -1,6 +1,7 @@
 """Serve the demo: `python -m examples.newsroom`.
 
-ADINJECT_DEMO_HOST and ADINJECT_DEMO_PORT override the address (127.0.0.1:8000).
+ADINJECT_DEMO_HOST and ADINJECT_DEMO_PORT override the address (127.0.0.1:8000). ADINJECT_DEBUG_TOKEN sets
+the middleware's debug token (default `demo`): `?adinject=debug` with that token shows the annotated page.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ SEED_PATH = f"/world/{SEED_SLUG}"
 def main() -> None:
     host = os.environ.get("ADINJECT_DEMO_HOST", "127.0.0.1")
     port = int(os.environ.get("ADINJECT_DEMO_PORT", "8000"))
+    token = os.environ.get("ADINJECT_DEBUG_TOKEN", "demo")
     print(f"adinject demo newsroom: http://{host}:{port}/ (the seed article: {SEED_PATH})")
-    uvicorn.run(create_app(), host=host, port=port)
+    print(
+        f"  debug view: {SEED_PATH}?adinject=debug, after setting the cookie in the browser's console:\n"
+        f'              document.cookie = "adinject_debug={token}; path=/"\n'
+        f"  metrics:    http://{host}:{port}/metrics/\n"
+        "  rules:      rules/ is watched: save a change and the next page shows it; touch rules/OFF to switch"
+        " every unit off"
+    )
+    uvicorn.run(create_app(debug_token=token), host=host, port=port)
 
 
 if __name__ == "__main__":

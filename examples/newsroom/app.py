@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from adinject import AdInjectMiddleware
+from adinject import AdInjectMiddleware, metrics_app
 from examples.newsroom.content import Newsroom, newsroom
 
 HERE = Path(__file__).resolve().parent
@@ -115,6 +115,8 @@ def create_app(
         Route("/about", about, name="about"),
         Route("/about/corrections", corrections, name="corrections"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        # adinject's Prometheus metrics (a real site would keep this off the public internet).
+        Mount("/metrics", metrics_app(), name="metrics"),
         Route("/{section:str}/{slug:str}", article, name="article"),
     ]
     stack = [Middleware(AdInjectMiddleware, rules=rules, **middleware)] if inject else []

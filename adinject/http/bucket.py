@@ -1,0 +1,78 @@
+"""Giving a visitor a sticky bucket: the `adinject_bucket` cookie, as pure functions the middleware calls.
+
+When the rules split visitors (`percent`, unit `variants`), `Rules.request_headers()` includes `cookie`. A
+visitor who has no valid `adinject_bucket` cookie gets a random bucket 0-99 for this request (the engine sees
+it as if the cookie had been sent, so this page already uses it) and a `Set-Cookie` that keeps it: first
+party, `Path=/` so every article agrees, a year long, `SameSite=Lax` (sent on top-level navigation from other
+sites, which is how readers arrive), `Secure` on HTTPS. It is not `HttpOnly`: nothing secret is in it, and a
+page script may want to read the bucket for its own analytics.
+
+A response that sets the cookie must not be stored by a shared cache, or every reader the cache serves would
+get the same bucket: `cache_control_with_cookie` makes it `private`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from adinject.targeting.buckets import BUCKET_COOKIE, BUCKETS, cookie_bucket
+
+MAX_AGE = 31_536_000  # one year, in seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BucketAssignment:
+    headers: dict[str, str]  # the request headers for the engine, with the bucket cookie when one was drawn
+    set_cookie: str | None  # the Set-Cookie value for the response, or None when the visitor has a bucket
+    bucket: int | None
+
+
+def _draw() -> int:
+    return secrets.randbelow(BUCKETS)
+
+
+def ensure_bucket(
+    headers: Mapping[str, str],
+    reads: Collection[str],
+    *,
+    secure: bool = False,
+    draw: Callable[[], int] = _draw,
+) -> BucketAssignment:
+    """`headers` (lower-case names, as the middleware builds them) with a bucket for this visitor.
+
+    `reads` is `rules.request_headers()`: without `cookie` in it nothing is drawn or set. A visitor whose
+    cookie holds a valid bucket keeps it. `draw` returns 0-99 (tests pass their own).
+    """
+    out = dict(headers)
+    if "cookie" not in reads:
+        return BucketAssignment(out, None, None)
+    have = cookie_bucket(out.get("cookie"))
+    if have is not None:
+        return BucketAssignment(out, None, have)
+    bucket = draw()
+    if not 0 <= bucket < BUCKETS:
+        raise ValueError(f"draw() returned {bucket}, not 0-{BUCKETS - 1}")
+    pair = f"{BUCKET_COOKIE}={bucket}"
+    # An invalid adinject_bucket the visitor sent must not shadow the new one: the new pair goes first, and
+    # cookie_bucket reads the first.
+    out["cookie"] = f"{pair}; {out['cookie']}" if out.get("cookie") else pair
+    return BucketAssignment(out, set_cookie(bucket, secure=secure), bucket)
+
+
+def set_cookie(bucket: int, *, secure: bool = False) -> str:
+    return f"{BUCKET_COOKIE}={bucket}; Path=/; Max-Age={MAX_AGE}; SameSite=Lax" + (
+        "; Secure" if secure else ""
+    )
+
+
+def cache_control_with_cookie(value: str | None) -> str:
+    """The Cache-Control for a response that sets the bucket cookie: never stored by a shared cache."""
+    directives = [d.strip() for d in (value or "").split(",") if d.strip()]
+    names = {d.split("=", 1)[0].strip().lower() for d in directives}
+    if names & {"private", "no-store"}:
+        return ", ".join(directives)
+    # `public` and `s-maxage` speak to shared caches, which must not store this response at all.
+    kept = [d for d in directives if d.split("=", 1)[0].strip().lower() not in ("public", "s-maxage")]
+    return ", ".join(["private", *kept])

@@ -1,0 +1,191 @@
+"""Prometheus metrics: what adinject did to the pages it saw, how long it took, and which rules are live.
+
+Everything lives in a dedicated `CollectorRegistry` (not prometheus-client's global one), so mounting
+`metrics_app()` exposes adinject's numbers and nothing an application registered for itself, and an
+application's own `/metrics` does not change shape because adinject was installed.
+
+Label values are bounded on purpose: `outcome` and `reason` come from fixed sets of short codes (the
+middleware's refusal reasons and the engine's `Skip.code`), `rule` and `unit` are names from the rule files,
+and `folder` is the rules folder of each middleware. No label ever carries a URL, a page title or a message.
+
+Several worker processes: every process counts for itself. With `PROMETHEUS_MULTIPROC_DIR` set (before the
+workers start, as prometheus-client's multiprocess mode requires), `metrics_app()` serves the sum over all
+workers instead of whichever worker happened to answer the scrape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from adinject.result import ApplyResult
+
+__all__ = ["METRICS", "REGISTRY", "Metrics", "metrics_app"]
+
+# Seconds adinject adds to a page: most pages take well under a millisecond once planned, a cold plan of a big
+# page a few milliseconds; the top buckets catch pathological pages.
+BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+_CODE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def _code(value: str) -> str:
+    # Codes are fixed strings in our own code; this only guards the label set against a future mistake.
+    return value if _CODE.fullmatch(value) else "other"
+
+
+class Metrics:
+    """adinject's metrics in one registry. The middleware records into `METRICS` unless given another."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.pages = Counter(
+            "adinject_pages",
+            "HTML responses seen, by outcome (modified, unchanged, failed_open, debug) and why unchanged.",
+            ["outcome", "reason"],
+            registry=r,
+        )
+        self.units_inserted = Counter(
+            "adinject_units_inserted", "Units inserted into pages.", ["rule", "unit"], registry=r
+        )
+        self.units_skipped = Counter(
+            "adinject_units_skipped",
+            "Units a rule wanted that did not land, by reason (the engine's Skip code).",
+            ["rule", "unit", "reason"],
+            registry=r,
+        )
+        self.rules_skipped = Counter(
+            "adinject_rules_skipped",
+            "Rules that matched a page's URL but placed nothing there as a whole (no container, too short).",
+            ["rule", "reason"],
+            registry=r,
+        )
+        self.processing = Histogram(
+            "adinject_processing_seconds",
+            "Time adinject spent on a candidate page (decode, plan or cache hit, render, splice, encode).",
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.rules_info = Gauge(
+            "adinject_rules_info",
+            "The rules version being served (1 for the live version) per rules folder.",
+            ["folder", "version"],
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.rules_loaded = Gauge(
+            "adinject_rules_loaded_timestamp_seconds",
+            "Unix time the live rules version was loaded.",
+            ["folder"],
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.reloads = Counter(
+            "adinject_rules_reloads", "Rule changes that went live.", ["folder"], registry=r
+        )
+        self.reload_failures = Counter(
+            "adinject_rules_reload_failures",
+            "Rule changes refused because the folder was invalid (the last good rules kept serving).",
+            ["folder"],
+            registry=r,
+        )
+        self.kill_switch = Gauge(
+            "adinject_kill_switch",
+            "1 while the kill switch (an OFF file or ADINJECT_OFF) has every unit off.",
+            ["folder"],
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self._versions: dict[str, str] = {}
+        # Label children, looked up once: labels() takes a lock and builds a key on every call.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    # --- pages
+
+    def page(self, outcome: str, reason: str = "") -> None:
+        self._child(self.pages, outcome, _code(reason) if reason else "").inc()
+
+    def observe(self, seconds: float) -> None:
+        self.processing.observe(seconds)
+
+    def result(self, result: ApplyResult) -> None:
+        """Count a page the engine ran on: its outcome, the units that landed and those that did not."""
+        for ins in result.insertions:
+            self._child(self.units_inserted, ins.rule, ins.unit).inc()
+        for skip in result.skipped:
+            if skip.rule is None:
+                continue
+            if skip.unit is None:
+                self._child(self.rules_skipped, skip.rule, _code(skip.code)).inc()
+            else:
+                self._child(self.units_skipped, skip.rule, skip.unit, _code(skip.code)).inc()
+        if result.modified:
+            self.page("modified")
+        else:
+            self.page("unchanged", unchanged_reason(result))
+
+    # --- rules
+
+    def rules_live(self, folder: str, version: str, loaded_at: float | None = None) -> None:
+        old = self._versions.get(folder)
+        if old is not None and old != version:
+            # Only the live version has a series: a dashboard shows one line per folder, not a history.
+            with contextlib.suppress(KeyError):
+                self.rules_info.remove(folder, old)
+        self._versions[folder] = version
+        self.rules_info.labels(folder, version).set(1)
+        self.rules_loaded.labels(folder).set(time.time() if loaded_at is None else loaded_at)
+
+    def reloaded(self, folder: str) -> None:
+        self.reloads.labels(folder).inc()
+
+    def reload_failed(self, folder: str) -> None:
+        self.reload_failures.labels(folder).inc()
+
+    def switched_off(self, folder: str, off: bool) -> None:
+        self.kill_switch.labels(folder).set(1 if off else 0)
+
+
+def unchanged_reason(result: ApplyResult) -> str:
+    """Why the engine left a page alone, as one code: the page's own reason, else the first rule's, else
+    "no_units" (rules ran and wanted units, but none could be placed)."""
+    page_level = next((s.code for s in result.skipped if s.rule is None), None)
+    if page_level is not None:
+        return page_level
+    if result.skipped and all(s.unit is None for s in result.skipped):
+        return result.skipped[0].code  # every matching rule stopped before placing (no container, too short)
+    return "no_units"
+
+
+METRICS = Metrics()
+REGISTRY = METRICS.registry
+
+
+def metrics_app(registry: CollectorRegistry | None = None) -> Callable[..., Any]:
+    """An ASGI app serving adinject's metrics in the Prometheus text format; mount it where you like:
+
+    `app.mount("/metrics", adinject.metrics_app())`, or route to it from any ASGI framework.
+    """
+    if registry is None:
+        registry = REGISTRY
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Every worker writes its values to files in that folder; serve their sum, not this worker's.
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    app: Callable[..., Any] = make_asgi_app(registry)
+    return app

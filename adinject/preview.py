@@ -1,0 +1,394 @@
+"""The annotated page: the page as the engine saw it, for a browser (`adinject preview`, and the debug view).
+
+Every counted paragraph gets its number and word count in the margin, every paragraph left out is greyed
+with the reason, the container is outlined, each unit is outlined and labelled with its rule, and a panel
+lists every unit that did not land and why.
+
+Like the engine, this never re-serializes the page: it splices a few extra bytes into the engine's output at
+offsets the engine computed, so what the browser shows is exactly the page readers get plus the markers:
+
+* a paragraph or container is marked with `data-adinject-*` attributes added right after its tag name
+  (`<p` becomes `<p data-adinject-p="counted" ...`): an attribute changes no tree, and CSS draws the labels
+  from it with `attr()`;
+* a paragraph that is a run of text ended by a blank line (`<br><br>`) has no element of its own: an empty
+  `<span>` before its closing `<br>` carries the label;
+* each unit is wrapped in a `<div>`: units only go where the engine proved a block element may start (see
+  placement/safety.py), so the wrapper parses where the unit did (scripts the engine puts in `<head>` are
+  not units in the article and are left unwrapped);
+* one `<style>` and the panel go just before `</body>` (at the very end when the page has none).
+
+The normal response path never runs any of this.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from adinject.engine import Plan, Rules
+from adinject.page.encoding import Sniffed, decode, encode_fragment, sniff
+from adinject.page.offsets import OffsetMap
+from adinject.placement.html_sets import VOID
+from adinject.placement.page_model import parse_text
+from adinject.result import ApplyResult, Insertion, RuleTrace, Skip
+from adinject.splice import splice
+
+__all__ = ["Annotated", "annotate"]
+
+_TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*)")
+
+
+@dataclass
+class Annotated:
+    """The annotated page and the engine's result for it (what readers would get: `result.body`)."""
+
+    body: bytes
+    result: ApplyResult
+    notes: list[str] = field(default_factory=list)
+
+
+def annotate(
+    rules: Rules | None,
+    body: bytes,
+    *,
+    url: str = "/",
+    headers: Mapping[str, str] | None = None,
+    context: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+) -> Annotated:
+    """Run `rules` on `body` as the middleware would, and return the page with the engine's view drawn in.
+
+    `notes` are sentences shown at the top of the panel (the debug view says there why readers get
+    something else, e.g. the kill switch). With `rules=None` the page gets the panel only.
+    """
+    headers = dict(headers or {})
+    if rules is None:
+        result = ApplyResult(body, skipped=[Skip("no_rules", "no valid rules are loaded")])
+        plan = Plan(skipped=tuple(result.skipped))
+        version = "none"
+    else:
+        plan = rules.plan(body, url=url, headers=headers, explain=True)
+        result = rules.realize(plan, body, context=context)
+        version = rules.version
+    sniffed = plan.sniffed or sniff(body, _content_type(headers))
+    out = Annotated(body, result, list(notes))
+    if sniffed.codec is None:
+        return out  # no codec to write our markup in: the page goes out as the engine left it
+    chunks: list[tuple[int, int, bytes]] = []  # (offset in the input, order at equal offsets, bytes)
+    for offset, data in _unit_chunks(result, sniffed):
+        chunks.append((offset, 0, data))
+    for offset, data in _marker_chunks(body, plan, sniffed):
+        chunks.append((offset, 1, data))
+    # No whitespace between the pieces: text outside our elements would be a node of the page's own.
+    panel = (
+        _STYLE.strip()
+        + _SCRIPT.strip()
+        + _panel(rules, result, url=url, version=version, encoding=sniffed.name, notes=notes)
+    )
+    chunks.append((_end_of_body(body, sniffed), 2, encode_fragment(panel, sniffed)))
+    chunks.sort(key=lambda c: (c[0], c[1]))
+    out.body = splice(body, [(offset, data) for offset, _, data in chunks])
+    return out
+
+
+def _content_type(headers: Mapping[str, str]) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+
+
+# --- units: the engine's output bytes, each wrapped
+
+
+def _unit_chunks(result: ApplyResult, sniffed: Sniffed) -> list[tuple[int, bytes]]:
+    chunks: list[tuple[int, bytes]] = []
+    shift = 0  # bytes the engine inserted before this unit: its position in the output is offset + shift
+    for ins in sorted(result.insertions, key=lambda i: i.offset):
+        start = ins.offset + shift
+        unit = result.body[start : start + ins.length]
+        shift += ins.length
+        if ins.anchor == "head":
+            # Scripts the engine put in <head> (GPT): a <div> there would end the head. In as they are.
+            chunks.append((ins.offset, unit))
+            continue
+        label = _attr(f"{ins.unit} · rule {ins.rule} · {_where(ins)}")
+        opening = encode_fragment(f'<div class="adinject-debug-unit" data-adinject-label="{label}">', sniffed)
+        chunks.append((ins.offset, opening + unit + encode_fragment("</div>", sniffed)))
+    return chunks
+
+
+def _where(ins: Insertion) -> str:
+    if ins.anchor == "head":
+        return ins.note or "in <head>"
+    if ins.anchor != "paragraph":
+        return ins.note or "after an anchor"
+    return f"after ¶{ins.paragraph}" if ins.paragraph else "before the first paragraph"
+
+
+# --- paragraphs and containers: attributes after the tag name
+
+
+@dataclass
+class _Mark:
+    labels: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    counted: bool = False
+    containers: list[str] = field(default_factory=list)
+
+
+def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int, bytes]]:
+    traces = list(plan.traces)
+    if not traces:
+        return []
+    several = len(traces) > 1
+    marks: dict[int, _Mark] = {}
+    paragraph_offsets = _paragraph_byte_offsets(body, sniffed, traces)
+    for trace in traces:
+        prefix = f"{trace.rule}: " if several else ""
+        if trace.container_offset is not None:
+            found = trace.container if trace.container == "auto" else f"found by '{trace.container}'"
+            marks.setdefault(trace.container_offset, _Mark()).containers.append(
+                f"{prefix}<{trace.container_tag}> {found}"
+            )
+        for info in trace.paragraphs:
+            offset = paragraph_offsets.get(info.offset)
+            if offset is None:
+                continue
+            mark = marks.setdefault(offset, _Mark())
+            if info.number is not None:
+                mark.counted = True
+                mark.labels.append(f"{prefix}¶{info.number} · {info.words}w")
+            else:
+                mark.labels.append(f"{prefix}– · {info.words}w")
+                mark.reasons.append(f"{prefix}{info.left_out}")
+    chunks: list[tuple[int, bytes]] = []
+    for offset, mark in sorted(marks.items()):
+        found_tag = _TAG.match(body, offset)
+        if found_tag is None:
+            continue  # not a start tag where the engine said: draw nothing rather than something wrong
+        tag = found_tag.group(1).decode("ascii", "replace").lower()
+        attrs = []
+        if mark.labels:
+            attrs.append(f'data-adinject-p="{"counted" if mark.counted else "out"}"')
+            attrs.append(f'data-adinject-label="{_attr(" | ".join(mark.labels))}"')
+        if mark.reasons and not mark.counted:
+            attrs.append(f'data-adinject-why="{_attr("; ".join(mark.reasons))}"')
+        if mark.containers:
+            attrs.append(f'data-adinject-container="{_attr("; ".join(mark.containers))}"')
+        if tag in VOID:
+            # A <br> ending a run of text: no attribute can show on it, so a label goes before it.
+            if mark.labels:
+                span = f'<span class="adinject-debug-run" {" ".join(attrs)}></span>'
+                chunks.append((offset, encode_fragment(span, sniffed)))
+            continue
+        chunks.append((found_tag.end(1), encode_fragment(" " + " ".join(attrs), sniffed)))
+    return chunks
+
+
+def _paragraph_byte_offsets(body: bytes, sniffed: Sniffed, traces: list[RuleTrace]) -> dict[int, int]:
+    """Byte offsets of the paragraphs' start tags, keyed by the offsets the traces report.
+
+    The engine reports a paragraph's offset as the parser gave it (a code-point offset into the decoded,
+    newline-normalised text); only the container's is turned into bytes. On an ASCII page with plain LF
+    line ends the two agree; everywhere else they drift apart, so they are mapped here.
+    """
+    wanted = sorted({p.offset for t in traces for p in t.paragraphs if p.offset >= 0})
+    if not wanted:
+        return {}
+    try:
+        mapped = OffsetMap(decode(body, sniffed), sniffed).to_bytes(wanted)
+    except (ValueError, IndexError):
+        return {}
+    return dict(zip(wanted, mapped, strict=True))
+
+
+def _end_of_body(body: bytes, sniffed: Sniffed) -> int:
+    """The byte offset of `</body>` as the parser sees it (not one inside a script), else the end."""
+    try:
+        text = decode(body, sniffed)
+        el = parse_text(text).select_one("body")
+        loc = el.source_location if el is not None else None
+        if loc is not None and loc.end_tag is not None:
+            return OffsetMap(text, sniffed).to_byte(loc.end_tag.start_offset)
+    except (ValueError, IndexError):
+        pass
+    return len(body)
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _text(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+# --- the panel
+
+
+def _panel(
+    rules: Rules | None, result: ApplyResult, *, url: str, version: str, encoding: str, notes: Sequence[str]
+) -> str:
+    missed = [s for s in result.skipped if s.unit is not None]
+    rule_skips = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
+    page_skips = [s for s in result.skipped if s.rule is None]
+    parts = [
+        '<div id="adinject-debug-panel" role="complementary" aria-label="adinject preview">',
+        "<details open>",
+        f"<summary>adinject · {len(result.insertions)} inserted · {len(missed)} did not land</summary>",
+        '<div class="adinject-debug-body">',
+        f'<p class="adinject-debug-meta">{_text(url)}<br>rules {_text(version)} · {_text(encoding)} · '
+        f"{result.duration_ms:.2f} ms</p>",
+    ]
+    for note in notes:
+        parts.append(f'<p class="adinject-debug-note">{_text(note)}</p>')
+    for skip in page_skips:
+        parts.append(
+            f'<p class="adinject-debug-note">Page: {_text(skip.reason)} <code>{skip.code}</code></p>'
+        )
+    parts.append("<h4>Did not land</h4>")
+    if missed:
+        parts.append("<ul>")
+        # The same unit skipped for the same reason at several positions (a `max` reached, say) is one line.
+        grouped: dict[tuple[str, str, str, str], list[int]] = {}
+        for skip in missed:
+            key = (skip.unit or "", skip.rule or "", skip.reason, skip.code)
+            grouped.setdefault(key, []).extend([skip.paragraph] if skip.paragraph else [])
+        for (unit, by, reason, code), paragraphs in grouped.items():
+            wanted = f", wanted after {', '.join(f'¶{n}' for n in paragraphs)}" if paragraphs else ""
+            parts.append(
+                f'<li><b>{_text(unit)}</b> <span class="adinject-debug-dim">rule {_text(by)}{wanted}</span>'
+                f"<br>{_text(reason)} <code>{code}</code></li>"
+            )
+        parts.append("</ul>")
+    else:
+        parts.append('<p class="adinject-debug-dim">Every unit the rules wanted landed.</p>')
+    parts.append("<h4>Inserted</h4>")
+    if result.insertions:
+        parts.append("<ol>")
+        for ins in result.insertions:
+            parts.append(
+                f'<li><b>{_text(ins.unit)}</b> <span class="adinject-debug-dim">rule {_text(ins.rule)}, '
+                f"{_text(_where(ins))}, #{_text(ins.slot_id)}</span></li>"
+            )
+        parts.append("</ol>")
+    else:
+        parts.append('<p class="adinject-debug-dim">No unit on this page.</p>')
+    parts.append("<h4>Rules</h4><ul>")
+    traces = {t.rule: t for t in result.traces}
+    for rule in rules.compiled.rules if rules is not None else ():
+        trace = traces.get(rule.name)
+        if not rule.enabled:
+            state = "disabled"
+        elif trace is None:
+            state = "does not match this URL"
+        elif trace.container is None:
+            state = "matches; no container found"
+        else:
+            counted = sum(1 for p in trace.paragraphs if p.number is not None)
+            state = (
+                f"matches; container &lt;{_text(trace.container_tag or '?')}&gt; "
+                f"({_text(trace.container)}); {counted} paragraphs counted, {trace.counted_words} words"
+            )
+        gate = rule_skips.get(rule.name)
+        if gate is not None and gate.code != "no_container":
+            state += f"; placed nothing: {_text(gate.reason)} <code>{gate.code}</code>"
+        parts.append(f'<li><b>{_text(rule.name)}</b> <span class="adinject-debug-dim">{state}</span></li>')
+    parts.append("</ul>")
+    parts.append(
+        '<p class="adinject-debug-legend">'
+        '<span class="adinject-debug-key-p">¶3 · 41w</span> counted paragraph '
+        '<span class="adinject-debug-key-out">– · 2w</span> left out '
+        '<span class="adinject-debug-key-c">container</span> '
+        '<span class="adinject-debug-key-u">unit</span></p>'
+    )
+    parts.append("</div></details></div>")
+    return "\n".join(parts)
+
+
+# The style and script. Everything is keyed on data-adinject-* attributes and adinject-debug-* names, so
+# nothing of the page's own styling is touched except where a marker sits; !important because the page's CSS
+# is not ours to predict.
+_STYLE = """<style id="adinject-debug-style">
+[data-adinject-p]{position:relative!important}
+[data-adinject-p]::before,.adinject-debug-unit::before{content:attr(data-adinject-label)!important;
+ position:absolute!important;display:block!important;z-index:2147483000!important;margin:0!important;
+ padding:0 5px!important;width:auto!important;height:auto!important;float:none!important;opacity:1!important;
+ font:600 11px/16px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace!important;color:#fff!important;
+ text-indent:0!important;letter-spacing:0!important;text-transform:none!important;font-style:normal!important;
+ white-space:nowrap!important;border-radius:3px!important;border:0!important;box-shadow:none!important;
+ text-align:left!important;transform:none!important}
+[data-adinject-p]::before{top:0!important;right:calc(100% + 10px)!important;left:auto!important;
+ background:#1967d2!important}
+[data-adinject-p="counted"]{box-shadow:-4px 0 0 #1967d2!important}
+[data-adinject-p="out"]{box-shadow:-4px 0 0 #9aa0a6!important;
+ background:repeating-linear-gradient(135deg,#f1f3f4 0 6px,#e8eaed 6px 12px)!important}
+[data-adinject-p="out"],[data-adinject-p="out"] *{color:#80868b!important}
+[data-adinject-p="out"] img{filter:grayscale(1) opacity(.5)!important}
+[data-adinject-p="out"]::before{background:#80868b!important}
+[data-adinject-why]::after{content:"left out: " attr(data-adinject-why)!important;display:block!important;
+ font:11px/15px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace!important;color:#a50e0e!important;
+ background:#fce8e6!important;padding:1px 4px!important;margin:2px 0 0!important;white-space:normal!important;
+ text-indent:0!important;font-style:normal!important;text-transform:none!important;letter-spacing:0!important}
+.adinject-debug-run{position:static!important;box-shadow:none!important}
+.adinject-debug-run::before,[data-adinject-inside]::before{position:static!important;display:inline-block!important;
+ margin:0 6px 0 0!important;vertical-align:baseline!important}
+.adinject-debug-run::before{content:"▲ " attr(data-adinject-label)!important}
+[data-adinject-container]{outline:2px dashed #188038!important;outline-offset:6px!important}
+[data-adinject-container]::before{content:"container: " attr(data-adinject-container)!important;
+ display:block!important;font:600 11px/16px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace!important;
+ color:#0d652d!important;background:#e6f4ea!important;padding:1px 5px!important;margin:0 0 6px!important;
+ text-indent:0!important;letter-spacing:0!important;text-transform:none!important;font-style:normal!important;
+ white-space:normal!important;text-align:left!important;float:none!important;position:static!important}
+.adinject-debug-unit{display:block!important;position:relative!important;outline:3px solid #e8710a!important;
+ outline-offset:2px!important;margin-top:26px!important;margin-bottom:8px!important;clear:both!important}
+.adinject-debug-unit::before{bottom:100%!important;left:-3px!important;margin-bottom:4px!important;
+ background:#e8710a!important}
+#adinject-debug-panel{position:fixed!important;right:12px!important;bottom:12px!important;
+ z-index:2147483647!important;width:340px!important;max-width:calc(100vw - 24px)!important;
+ max-height:70vh!important;overflow:auto!important;background:#fff!important;color:#202124!important;
+ border:1px solid #dadce0!important;border-radius:8px!important;
+ box-shadow:0 4px 16px rgba(0,0,0,.25)!important;
+ font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif!important;text-align:left!important}
+#adinject-debug-panel *{all:revert;font-family:inherit;color:inherit;line-height:1.45;box-sizing:border-box}
+#adinject-debug-panel summary{cursor:pointer;padding:8px 12px;font-weight:700;background:#202124;color:#fff;
+ list-style-position:inside}
+#adinject-debug-panel .adinject-debug-body{padding:4px 12px 10px}
+#adinject-debug-panel h4{font-size:12px;text-transform:uppercase;letter-spacing:.04em;margin:10px 0 4px;
+ color:#5f6368}
+#adinject-debug-panel ul,#adinject-debug-panel ol{margin:0;padding-left:18px}
+#adinject-debug-panel li{margin:0 0 5px}
+#adinject-debug-panel p{margin:4px 0}
+#adinject-debug-panel code{font:11px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f3f4;
+ padding:0 3px;border-radius:3px}
+#adinject-debug-panel .adinject-debug-meta{font:11px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;
+ color:#5f6368;word-break:break-all}
+#adinject-debug-panel .adinject-debug-note{background:#fef7e0;border-left:3px solid #f9ab00;padding:4px 8px}
+#adinject-debug-panel .adinject-debug-dim{color:#5f6368}
+#adinject-debug-panel .adinject-debug-legend span{display:inline-block;font:600 11px/16px monospace;
+ padding:0 5px;border-radius:3px;margin:2px 2px 2px 0}
+#adinject-debug-panel .adinject-debug-key-p{background:#1967d2;color:#fff}
+#adinject-debug-panel .adinject-debug-key-out{background:#80868b;color:#fff}
+#adinject-debug-panel .adinject-debug-key-c{outline:2px dashed #188038;color:#0d652d}
+#adinject-debug-panel .adinject-debug-key-u{outline:3px solid #e8710a;color:#e8710a}
+</style>
+"""
+
+_SCRIPT = """
+<script id="adinject-debug-script">
+/* A paragraph too close to the window's left edge has no margin for its label: draw the label inline. */
+(function () {
+  function fit() {
+    document.querySelectorAll("[data-adinject-p]:not(.adinject-debug-run)").forEach(function (el) {
+      var need = (el.getAttribute("data-adinject-label") || "").length * 7 + 16;
+      if (el.getBoundingClientRect().left < need) el.setAttribute("data-adinject-inside", "");
+      else el.removeAttribute("data-adinject-inside");
+    });
+  }
+  fit();
+  addEventListener("load", fit);
+  addEventListener("resize", fit);
+})();
+</script>
+"""

@@ -1,0 +1,260 @@
+"""Prometheus metrics (adinject/metrics.py) as the middleware records them, and `adinject.metrics_app()`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+import adinject
+from adinject import AdInjectMiddleware, LiveRules
+from adinject.metrics import Metrics, metrics_app, unchanged_reason
+from adinject.result import ApplyResult, Insertion, Skip
+
+RULES = """\
+units:
+  ad:
+    html: '<div class="ad">Advertisement</div>'
+  box:
+    html: '<aside class="box">More</aside>'
+rules:
+  - name: news
+    pages: {paths: ["/news/**"]}
+    container: article
+    min_paragraphs: 3
+    place:
+      - unit: ad
+        after_paragraph: 1
+      - unit: box
+        after_paragraph: 9
+"""
+
+
+def article(paragraphs: int) -> str:
+    body = "".join(f"<p>Paragraph {n} has some words.</p>" for n in range(1, paragraphs + 1))
+    return f"<!doctype html><html><body><article>{body}</article></body></html>"
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics(CollectorRegistry())
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "news.yaml").write_text(RULES)
+    return folder
+
+
+def site(folder: Path, metrics: Metrics, **options: object) -> TestClient:
+    async def story(request: Request) -> Response:
+        slug = request.path_params["slug"]
+        if slug == "short":
+            return HTMLResponse(article(2))
+        if slug == "opted-out":
+            return HTMLResponse(article(5), headers={"X-AdInject": "off"})
+        if slug == "json":
+            return JSONResponse({"a": 1})
+        if slug == "nobody":
+            return HTMLResponse("<!doctype html><p>no article element here</p>")
+        return HTMLResponse(article(5))
+
+    app = Starlette(routes=[Route("/{section}/{slug}", story)])
+    return TestClient(AdInjectMiddleware(app, rules=folder, reload=False, metrics=metrics, **options))
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_pages_by_outcome_and_units_by_rule_and_reason(folder: Path, metrics: Metrics) -> None:
+    client = site(folder, metrics)
+    for path in (
+        "/news/a",
+        "/news/b",
+        "/news/short",
+        "/news/opted-out",
+        "/news/json",
+        "/about/x",
+        "/news/nobody",
+    ):
+        assert client.get(path).status_code == 200
+    pages = "adinject_pages_total"
+    assert value(metrics, pages, outcome="modified", reason="") == 2
+    assert value(metrics, pages, outcome="unchanged", reason="min_paragraphs") == 1
+    assert value(metrics, pages, outcome="unchanged", reason="opted-out") == 1
+    assert value(metrics, pages, outcome="unchanged", reason="url") == 1
+    assert value(metrics, pages, outcome="unchanged", reason="no_container") == 1
+    assert value(metrics, pages, outcome="unchanged", reason="media-type") == 0, "JSON is not a page"
+    assert value(metrics, "adinject_units_inserted_total", rule="news", unit="ad") == 2
+    # The box wants paragraph 9 of 5: skipped, by rule, unit and the engine's reason code.
+    assert value(metrics, "adinject_units_skipped_total", rule="news", unit="box", reason="out_of_range") == 2
+    assert value(metrics, "adinject_rules_skipped_total", rule="news", reason="min_paragraphs") == 1
+    assert value(metrics, "adinject_rules_skipped_total", rule="news", reason="no_container") == 1
+    # Every page the engine ran on is timed: 2 modified, the short one and the one without a container.
+    assert value(metrics, "adinject_processing_seconds_count") == 4
+    assert value(metrics, "adinject_processing_seconds_sum") > 0
+
+
+def test_failed_open_is_counted(folder: Path, metrics: Metrics) -> None:
+    class Broken:
+        version = "x"
+
+        def matches_url(self, path: str) -> bool:
+            return True
+
+        def request_headers(self) -> frozenset[str]:
+            return frozenset()
+
+        def plan(self, body: bytes, **kw: object) -> object:
+            raise RuntimeError("boom")
+
+        def realize(self, plan: object, body: bytes, **kw: object) -> ApplyResult:
+            raise AssertionError
+
+    async def story(request: Request) -> Response:
+        return HTMLResponse(article(5))
+
+    app = AdInjectMiddleware(Starlette(routes=[Route("/news/a", story)]), rules=Broken(), metrics=metrics)
+    logging.getLogger("adinject").disabled = True
+    try:
+        assert TestClient(app).get("/news/a").text == article(5)
+    finally:
+        logging.getLogger("adinject").disabled = False
+    assert value(metrics, "adinject_pages_total", outcome="failed_open", reason="") == 1
+
+
+def test_rules_version_load_time_reloads_and_failures(folder: Path, metrics: Metrics) -> None:
+    live = LiveRules(folder, watch=False, metrics=metrics, settle=0.01)
+    label = str(folder)
+    first = live.version
+    assert value(metrics, "adinject_rules_info", folder=label, version=first) == 1
+    loaded = value(metrics, "adinject_rules_loaded_timestamp_seconds", folder=label)
+    assert loaded > 1_600_000_000
+
+    (folder / "news.yaml").write_text(RULES.replace("after_paragraph: 1", "after_paragraph: 2"))
+    live.check()
+    assert value(metrics, "adinject_rules_info", folder=label, version=live.version) == 1
+    assert (
+        metrics.registry.get_sample_value("adinject_rules_info", {"folder": label, "version": first}) is None
+    )
+    assert value(metrics, "adinject_rules_loaded_timestamp_seconds", folder=label) >= loaded
+    assert value(metrics, "adinject_rules_reloads_total", folder=label) == 1
+
+    (folder / "news.yaml").write_text("rules: [")
+    live.check()
+    assert value(metrics, "adinject_rules_reload_failures_total", folder=label) == 1
+    assert value(metrics, "adinject_kill_switch", folder=label) == 0
+    (folder / "OFF").touch()
+    live.check()
+    assert value(metrics, "adinject_kill_switch", folder=label) == 1
+
+
+def test_the_kill_switch_shows_as_the_reason(folder: Path, metrics: Metrics) -> None:
+    (folder / "OFF").touch()
+    client = site(folder, metrics)
+    assert client.get("/news/a").text == article(5)
+    assert value(metrics, "adinject_pages_total", outcome="unchanged", reason="off") == 1
+
+
+def test_label_values_stay_bounded(metrics: Metrics) -> None:
+    result = ApplyResult(
+        b"",
+        [Insertion(0, 1, "ad", "news", 1)],
+        [Skip("Some Free Text: with spaces!", "why", "news", "ad", 2)],
+    )
+    metrics.result(result)
+    assert value(metrics, "adinject_units_skipped_total", rule="news", unit="ad", reason="other") == 1
+
+
+def test_unchanged_reason() -> None:
+    assert unchanged_reason(ApplyResult(b"", skipped=[Skip("no_rule", "")])) == "no_rule"
+    assert unchanged_reason(ApplyResult(b"", skipped=[Skip("min_words", "", "r")])) == "min_words"
+    assert unchanged_reason(ApplyResult(b"", skipped=[Skip("keep_away", "", "r", "u")])) == "no_units"
+    assert unchanged_reason(ApplyResult(b"")) == "no_units"
+
+
+def test_metrics_app_serves_the_text_format(folder: Path) -> None:
+    assert adinject.metrics_app is metrics_app
+    client = site(folder, adinject.metrics.METRICS)
+    client.get("/news/a")
+    app = Starlette(routes=[Mount("/metrics", metrics_app())])
+    response = TestClient(app).get("/metrics/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    names = {family.name for family in text_string_to_metric_families(response.text)}
+    assert {
+        "adinject_pages",
+        "adinject_units_inserted",
+        "adinject_units_skipped",
+        "adinject_processing_seconds",
+        "adinject_rules_info",
+        "adinject_rules_loaded_timestamp_seconds",
+        "adinject_rules_reload_failures",
+    } <= names
+    assert not any(name.startswith(("python_", "process_")) for name in names), "only adinject's own"
+
+
+def test_no_log_line_per_normal_request(
+    folder: Path, metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adinject")
+    client = site(folder, metrics)
+    caplog.clear()
+    for path in ("/news/a", "/news/short", "/about/x", "/news/json", "/news/opted-out") * 3:
+        client.get(path)
+    assert [r for r in caplog.records if r.name.startswith("adinject")] == []
+
+
+def test_several_worker_processes_are_summed(tmp_path: Path, folder: Path) -> None:
+    """prometheus-client's multiprocess mode: two "workers" count, the metrics app serves the sum."""
+    multiproc = tmp_path / "prom"
+    multiproc.mkdir()
+    worker = textwrap.dedent(
+        f"""
+        from starlette.applications import Starlette
+        from starlette.responses import HTMLResponse
+        from starlette.routing import Route
+        from starlette.testclient import TestClient
+        from adinject import AdInjectMiddleware
+        async def story(request):
+            return HTMLResponse({article(5)!r})
+        app = AdInjectMiddleware(Starlette(routes=[Route("/news/a", story)]), rules={str(folder)!r}, reload=False)
+        TestClient(app).get("/news/a")
+        """
+    )
+    scrape = textwrap.dedent(
+        """
+        from starlette.testclient import TestClient
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+        from adinject import metrics_app
+        print(TestClient(Starlette(routes=[Mount("/m", metrics_app())])).get("/m/").text)
+        """
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=60, capture_output=True)
+    out = subprocess.run(
+        [sys.executable, "-c", scrape], env=env, check=True, timeout=60, capture_output=True, text=True
+    ).stdout
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(out)
+        for s in family.samples
+    }
+    assert samples[("adinject_pages_total", (("outcome", "modified"), ("reason", "")))] == 2
