@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2.meta
 from turbohtml import Document
 
 from adinject.gpt.csp import script_permit
@@ -40,6 +41,7 @@ from adinject.targeting.buckets import choose_variant
 from adinject.targeting.conditions import page_failure, page_opt_out, request_failure, uses_request
 from adinject.targeting.facts import RequestFacts, request_facts
 from adinject.units import promotions as house
+from adinject.units.environment import environment
 from adinject.units.fragment import FragmentError, check_fragment
 from adinject.units.render import render_unit, slot_id
 
@@ -86,6 +88,8 @@ class Plan:
     request_key: tuple[str, ...] = ()  # what `Rules.request_key` gave for the request this plan was made for
     reads: frozenset[str] = frozenset()  # request headers this page's output depends on (for Vary)
     head: HeadPlan | None = None  # set when a planned unit has `gpt`
+    # Rendered units, kept with the plan when nothing they show depends on the request (see `realize`).
+    rendered: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,10 @@ class Rules:
         }
         self._reads = frozenset().union(*self._rule_reads.values())
         # Whether any request can change a plan at all: if not, planning never looks at the request.
+        # Units whose templates read `context` render per request; the others render once per plan.
+        self._per_request_units = frozenset(
+            name for name, unit in compiled.units.items() if _reads_context(unit)
+        )
         self._targeted = any(
             uses_request(rule.when) or any(self._has_variants(p.unit) for p in rule.place)
             for rule, _ in self._active
@@ -327,9 +335,16 @@ class Rules:
                 )
             )
         if explain:
+            # Traces speak in byte offsets of the input, like insertions; the planner works in code points.
             for trace in page_plan.traces:
                 if trace.container_offset is not None:
                     trace.container_offset = offset_map.to_byte(trace.container_offset)
+                starts = [p.offset for p in trace.paragraphs if p.offset >= 0]
+                mapped = dict(zip(starts, offset_map.to_bytes(starts), strict=True))
+                trace.paragraphs = [
+                    dataclasses.replace(p, offset=mapped[p.offset]) if p.offset >= 0 else p
+                    for p in trace.paragraphs
+                ]
         wants_gpt = any((unit := self.compiled.units.get(u.unit)) and unit.spec.gpt for u in units)
         return dataclasses.replace(
             base,
@@ -376,13 +391,39 @@ class Rules:
         started = time.perf_counter()
         policies = [csp] if isinstance(csp, str) else list(csp or ())
         try:
-            result = self._realize(plan, body, context or {}, policies)
+            result = self._realize_cached(plan, body, context or {}, policies)
         except Exception as exc:
             log.exception("adinject: rendering units failed")
             result = ApplyResult(body, skipped=[*plan.skipped, Skip("error", f"internal error: {exc!r}")])
         result.duration_ms = plan.duration_ms + (time.perf_counter() - started) * 1000.0
         result.reads = plan.reads
         return result
+
+    def _realize_cached(
+        self, plan: Plan, body: bytes, context: Mapping[str, Any], policies: list[str]
+    ) -> ApplyResult:
+        # On a plan-cache hit this is all the engine does per request. When no unit reads `context` and
+        # no GPT script needs this response's nonce, the rendered chunks are the same every time: render
+        # them once, keep them with the plan, and only splice them into this request's body.
+        if plan.head is not None or any(u.unit in self._per_request_units for u in plan.units):
+            return self._realize(plan, body, context, policies)
+        kept = plan.rendered.get("chunks")
+        if kept is None:
+            first = self._realize(plan, body, context, policies)
+            chunks = [
+                (i.offset, first.body[_out(first, n) : _out(first, n) + i.length])
+                for n, i in enumerate(first.insertions)
+            ]
+            plan.rendered["chunks"] = (chunks, first.insertions, first.skipped)
+            return first
+        chunks, insertions, skipped = kept
+        return ApplyResult(
+            splice(body, chunks),
+            list(insertions),
+            list(skipped),
+            plan.sniffed.name if plan.sniffed else None,
+            list(plan.traces),
+        )
 
     def _realize(
         self, plan: Plan, body: bytes, context: Mapping[str, Any], policies: list[str]
@@ -569,6 +610,19 @@ class _GptWiring:
         if not permit.allowed:
             return cls(False, skip=Skip("gpt_csp", f"GPT is not wired: {permit.reason}", unit="gpt"))
         return cls(True, permit.nonce)
+
+
+def _out(result: ApplyResult, index: int) -> int:
+    """Where insertion `index` starts in the output: its input offset plus what was inserted before it."""
+    return result.insertions[index].offset + sum(i.length for i in result.insertions[:index])
+
+
+def _reads_context(unit: CompiledUnit) -> bool:
+    sources = [unit.spec.html or ""]
+    if unit.spec.variants:
+        sources.extend(v.html for v in unit.spec.variants.values())
+    env = environment()
+    return any("context" in jinja2.meta.find_undeclared_variables(env.parse(src)) for src in sources)
 
 
 def load_rules(path: str | os.PathLike[str]) -> Rules:

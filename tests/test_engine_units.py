@@ -201,3 +201,31 @@ def test_a_unit_that_renders_nothing_is_skipped_quietly(tmp_path: Path) -> None:
     assert [s.code for s in result.skipped] == ["empty"]
     shown = rules.apply(article(3), url="/news/a", headers=H, context={"related": "More"})
     assert b'<aside class="ad">More</aside>' in shown.body
+
+
+def test_explain_offsets_are_byte_offsets(tmp_path: Path) -> None:
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n")
+    data = "\ufeff<article>\r\n<p>Ünïcödé 中文 😀 one</p>\r\n<p>two</p>\r\n</article>".encode()
+    result = rules.apply(data, url="/news/a", headers={"content-type": "text/html"}, explain=True)
+    trace = result.traces[0]
+    assert trace.container_offset is not None
+    assert data[trace.container_offset :].startswith(b"<article>")
+    assert [data[p.offset : p.offset + 3] for p in trace.paragraphs] == [b"<p>", b"<p>"]
+    assert data[trace.paragraphs[1].offset :].startswith(b"<p>two")
+
+
+def test_a_reused_plan_renders_the_same_units(tmp_path: Path) -> None:
+    # Units that read only the page are rendered once per plan; units that read `context` every time.
+    rules = simple_rules(tmp_path, PLACE)
+    page = article(5)
+    plan = rules.plan(page, url="/news/a", headers=H)
+    first = rules.realize(plan, page)
+    again = rules.realize(plan, page)
+    assert again.body == first.body
+    assert again.insertions == first.insertions
+    assert b'id="adinject-ad-2">AD after 3</div>' in again.body
+
+    per_request = simple_rules(tmp_path, PLACE, unit='<div class="ad">{{ context.n }}</div>')
+    plan = per_request.plan(page, url="/news/a", headers=H)
+    assert b'<div class="ad">1</div>' in per_request.realize(plan, page, context={"n": 1}).body
+    assert b'<div class="ad">2</div>' in per_request.realize(plan, page, context={"n": 2}).body

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jinja2 import Template
+from jinja2.utils import concat
 
 from adinject.placement.page_model import PageInfo
 
@@ -32,7 +33,7 @@ def render_unit(
 ) -> str:
     # The page's own values (title, meta) and the app's context are passed as plain data: the
     # environment autoescapes them, since a page's title or a query string is attacker-controlled.
-    return template.render(
+    variables = dict(
         slot={
             "id": slot_id(unit, number),
             "number": number,
@@ -45,3 +46,6 @@ def render_unit(
         context=context,
         promotions=list(promotions),
     )
+    # Template.render adds a traceback-rewriting wrapper around the same compiled function; callers catch
+    # every exception themselves, so call it directly (a few microseconds per unit on a hot path).
+    return concat(template.root_render_func(template.new_context(variables)))
