@@ -26,6 +26,7 @@ _NEGATIVE = re.compile(
     re.I,
 )
 _MIN_WORDS = 8
+_LINK_LIST_WORDS = 40
 _SEMANTIC_BOUNDARY = frozenset({"article", "main"})
 _ENOUGH = 6  # paragraphs: a container with this many is not widened
 
@@ -76,8 +77,8 @@ def find_article(
             continue
         if ignore and _near_match(p, ignore):
             continue
-        if _link_density(p, len(text)) > 0.5:
-            continue
+        if words < _LINK_LIST_WORDS and _link_density(p, len(text)) > 0.5:
+            continue  # a line of links (a teaser, a nav row); long paragraphs with links are prose
         qualifying.add(p)
         score = 1.0 + text.count(",") + text.count("，") + min(words / 20.0, 3.0)
         parent = p.parent
