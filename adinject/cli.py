@@ -17,6 +17,9 @@ from adinject.language.problems import RulesError
 from adinject.result import ApplyResult
 
 TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
+# The page's <meta http-equiv> policies are read from the page itself; a policy the server sends as a header
+# is not in the file, so it is given here (as the middleware reads it from the response).
+CSP_HELP = "the response's Content-Security-Policy header (repeatable): the GPT scripts get its nonce"
 
 
 def _headers(values: Sequence[str]) -> dict[str, str]:
@@ -49,7 +52,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     headers = _headers(args.header)
     headers.setdefault("content-type", "text/html")
     context = json.loads(Path(args.context).read_text()) if args.context else {}
-    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, context=context)
+    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, context=context, csp=args.csp)
     sys.stdout.buffer.write(result.body)
     sys.stdout.buffer.flush()
     if args.report:
@@ -77,13 +80,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     rules = _load(args.rules)
     headers = _headers(args.header)
     headers.setdefault("content-type", "text/html")
-    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, explain=True)
+    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, explain=True, csp=args.csp)
     print(explain_text(rules, result, args.url))
     return 0
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from adinject.preview import annotate  # imported here: the other commands do not need it
+    from adinject.preview import annotate, unit_insertions  # imported here: the other commands do not need it
 
     if (args.page is None) == (args.source is None):
         raise SystemExit("adinject preview: give a page file or --from URL (one of them)")
@@ -92,13 +95,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if args.source is not None:
         body, content_type = fetch_page(args.source, args.token or os.environ.get(TOKEN_ENV))
         headers["content-type"] = content_type
-        url = args.url or urlsplit(args.source).path or "/"
+        # The path and query the site saw: rules match the path, `query:` conditions read the query.
+        source = urlsplit(args.source)
+        url = args.url or (source.path or "/") + (f"?{source.query}" if source.query else "")
     else:
         body = _read_page(args.page)
         url = args.url or "/"
     headers.setdefault("content-type", "text/html")
     context = json.loads(Path(args.context).read_text()) if args.context else {}
-    annotated = annotate(rules, body, url=url, headers=headers, context=context)
+    annotated = annotate(rules, body, url=url, headers=headers, context=context, csp=args.csp)
     if args.output == "-":
         sys.stdout.buffer.write(annotated.body)
         sys.stdout.buffer.flush()
@@ -108,7 +113,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     missed = sum(1 for s in result.skipped if s.unit is not None)
     where = "" if args.output == "-" else f"; wrote {args.output}"
     print(
-        f"{url}: {len(result.insertions)} unit(s) inserted, {missed} did not land "
+        f"{url}: {len(unit_insertions(result))} unit(s) inserted, {missed} did not land "
         f"(rules version {rules.version}){where}",
         file=sys.stderr,
     )
@@ -181,14 +186,18 @@ def explain_text(rules: Rules, result: ApplyResult, url: str) -> str:
             if skip.rule == trace.rule:
                 at = f" (wanted after paragraph {skip.paragraph})" if skip.paragraph else ""
                 lines.append(f"   - {skip.unit or 'rule'}{at}: {skip.reason} [{skip.code}]")
+    units = 0
+    for ins in result.insertions:
+        if ins.anchor == "head":
+            # Page-level: the GPT scripts that wire the units, not a unit of the article.
+            lines.append(f"page: GPT scripts inserted {ins.note or 'in <head>'}, at byte {ins.offset}")
+        else:
+            units += 1
     for skip in result.skipped:
         if skip.rule is None:
             lines.append(f"page: {skip.reason} [{skip.code}]")
     lines.append("")
-    lines.append(
-        f"{len(result.insertions)} unit(s) inserted, {len(result.skipped)} skipped, "
-        f"{result.duration_ms:.2f} ms"
-    )
+    lines.append(f"{units} unit(s) inserted, {len(result.skipped)} skipped, {result.duration_ms:.2f} ms")
     return "\n".join(lines)
 
 
@@ -201,10 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="write the page with its units to stdout")
     render.add_argument("page", help="an HTML file, or - for stdin")
     render.add_argument("--rules", required=True, help="rules folder or file")
-    render.add_argument("--url", default="/", help="the page's URL path (rules match on it)")
+    render.add_argument("--url", default="/", help="the page's URL path and query (rules match the path)")
     render.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     render.add_argument("--context", help="a JSON file of values for unit templates (`context`)")
     render.add_argument("--report", help="write a JSON report of insertions and skipped units here")
+    render.add_argument("--csp", action="append", default=[], metavar="POLICY", help=CSP_HELP)
     render.set_defaults(func=cmd_render)
 
     check = sub.add_parser("check", help="validate rule files; one line per problem, file:line:col")
@@ -214,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="show what the engine saw on a page and why")
     explain.add_argument("page", help="an HTML file, or - for stdin")
     explain.add_argument("--rules", required=True, help="rules folder or file")
-    explain.add_argument("--url", default="/", help="the page's URL path")
+    explain.add_argument("--url", default="/", help="the page's URL path and query")
     explain.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    explain.add_argument("--csp", action="append", default=[], metavar="POLICY", help=CSP_HELP)
     explain.set_defaults(func=cmd_explain)
 
     preview = sub.add_parser(
@@ -227,9 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", help=f"the site's debug token, to fetch the page without its units (or ${TOKEN_ENV})"
     )
     preview.add_argument("--rules", required=True, help="rules folder or file")
-    preview.add_argument("--url", help="the page's URL path (default: the path of --from, else /)")
+    preview.add_argument("--url", help="the page's URL path and query (default: those of --from, else /)")
     preview.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     preview.add_argument("--context", help="a JSON file of values for unit templates (`context`)")
+    preview.add_argument("--csp", action="append", default=[], metavar="POLICY", help=CSP_HELP)
     preview.add_argument("-o", "--output", default="-", help="where to write the page (default: stdout)")
     preview.set_defaults(func=cmd_preview)
     return parser

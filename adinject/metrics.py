@@ -56,6 +56,12 @@ class Metrics:
         self.units_inserted = Counter(
             "adinject_units_inserted", "Units inserted into pages.", ["rule", "unit"], registry=r
         )
+        self.variants_shown = Counter(
+            "adinject_variants_shown",
+            "Units with A/B variants inserted into pages, by the variant shown.",
+            ["unit", "variant"],
+            registry=r,
+        )
         self.units_skipped = Counter(
             "adinject_units_skipped",
             "Units a rule wanted that did not land, by reason (the engine's Skip code).",
@@ -124,16 +130,40 @@ class Metrics:
         self.processing.observe(seconds)
 
     def result(self, result: ApplyResult) -> None:
-        """Count a page the engine ran on: its outcome, the units that landed and those that did not."""
+        """Count a page the engine ran on: its outcome, the units that landed and those that did not.
+
+        Counted in local dicts first, then one `inc(n)` per label set: a page with six ads of one rule costs
+        one increment (and one lock) instead of six.
+        """
+        inserted: dict[tuple[str, str], int] = {}
+        shown: dict[tuple[str, str], int] = {}
         for ins in result.insertions:
-            self._child(self.units_inserted, ins.rule, ins.unit).inc()
+            if ins.anchor == "head":
+                continue  # the GPT scripts in <head> wire the units; they are not a unit themselves
+            pair = (ins.rule, ins.unit)
+            inserted[pair] = inserted.get(pair, 0) + 1
+            if ins.variant:
+                pair = (ins.unit, ins.variant)
+                shown[pair] = shown.get(pair, 0) + 1
+        rules: dict[tuple[str, str], int] = {}
+        units: dict[tuple[str, str, str], int] = {}
         for skip in result.skipped:
             if skip.rule is None:
-                continue
+                continue  # the page's own reason: counted by `page` below
             if skip.unit is None:
-                self._child(self.rules_skipped, skip.rule, _code(skip.code)).inc()
+                whole = (skip.rule, _code(skip.code))
+                rules[whole] = rules.get(whole, 0) + 1
             else:
-                self._child(self.units_skipped, skip.rule, skip.unit, _code(skip.code)).inc()
+                one = (skip.rule, skip.unit, _code(skip.code))
+                units[one] = units.get(one, 0) + 1
+        for labels, n in inserted.items():
+            self._child(self.units_inserted, *labels).inc(n)
+        for labels, n in shown.items():
+            self._child(self.variants_shown, *labels).inc(n)
+        for labels, n in rules.items():
+            self._child(self.rules_skipped, *labels).inc(n)
+        for three, n in units.items():
+            self._child(self.units_skipped, *three).inc(n)
         if result.modified:
             self.page("modified")
         else:

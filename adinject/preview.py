@@ -13,8 +13,9 @@ offsets the engine computed, so what the browser shows is exactly the page reade
 * a paragraph that is a run of text ended by a blank line (`<br><br>`) has no element of its own: an empty
   `<span>` before its closing `<br>` carries the label;
 * each unit is wrapped in a `<div>`: units only go where the engine proved a block element may start (see
-  placement/safety.py), so the wrapper parses where the unit did (scripts the engine puts in `<head>` are
-  not units in the article and are left unwrapped);
+  placement/safety.py), so the wrapper parses where the unit did. The GPT scripts the engine puts in
+  `<head>` (unit "gpt", anchor "head") are not a unit in the article but page-level wiring: they go in
+  unwrapped (a `<div>` there would end the head) and the panel lists them with the page's notes;
 * one `<style>` and the panel go just before `</body>` (at the very end when the page has none).
 
 The normal response path never runs any of this.
@@ -26,6 +27,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from adinject.engine import Plan, Rules
@@ -33,10 +35,10 @@ from adinject.page.encoding import Sniffed, decode, encode_fragment, sniff
 from adinject.page.offsets import OffsetMap
 from adinject.placement.html_sets import VOID
 from adinject.placement.page_model import parse_text
-from adinject.result import ApplyResult, Insertion, RuleTrace, Skip
+from adinject.result import ApplyResult, Insertion, Skip
 from adinject.splice import splice
 
-__all__ = ["Annotated", "annotate"]
+__all__ = ["Annotated", "annotate", "unit_insertions"]
 
 _TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*)")
 
@@ -58,11 +60,15 @@ def annotate(
     headers: Mapping[str, str] | None = None,
     context: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    now: datetime | None = None,
+    csp: str | Sequence[str] | None = None,
 ) -> Annotated:
     """Run `rules` on `body` as the middleware would, and return the page with the engine's view drawn in.
 
-    `notes` are sentences shown at the top of the panel (the debug view says there why readers get
-    something else, e.g. the kill switch). With `rules=None` the page gets the panel only.
+    `url` is the request's URL with its query string (`query:` conditions read it); `now` the time schedules
+    are read at (default: now); `csp` the response's Content-Security-Policy header value(s), for the GPT
+    scripts' nonce. `notes` are sentences shown at the top of the panel (the debug view says there why
+    readers get something else, e.g. the kill switch). With `rules=None` the page gets the panel only.
     """
     headers = dict(headers or {})
     if rules is None:
@@ -70,8 +76,8 @@ def annotate(
         plan = Plan(skipped=tuple(result.skipped))
         version = "none"
     else:
-        plan = rules.plan(body, url=url, headers=headers, explain=True)
-        result = rules.realize(plan, body, context=context)
+        plan = rules.plan(body, url=url, headers=headers, explain=True, now=now)
+        result = rules.realize(plan, body, context=context, csp=csp)
         version = rules.version
     sniffed = plan.sniffed or sniff(body, _content_type(headers))
     out = Annotated(body, result, list(notes))
@@ -118,6 +124,11 @@ def _unit_chunks(result: ApplyResult, sniffed: Sniffed) -> list[tuple[int, bytes
     return chunks
 
 
+def unit_insertions(result: ApplyResult) -> list[Insertion]:
+    """The units inserted into the article: every insertion but the page-level GPT scripts in <head>."""
+    return [ins for ins in result.insertions if ins.anchor != "head"]
+
+
 def _where(ins: Insertion) -> str:
     if ins.anchor == "head":
         return ins.note or "in <head>"
@@ -143,7 +154,6 @@ def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int,
         return []
     several = len(traces) > 1
     marks: dict[int, _Mark] = {}
-    paragraph_offsets = _paragraph_byte_offsets(body, sniffed, traces)
     for trace in traces:
         prefix = f"{trace.rule}: " if several else ""
         if trace.container_offset is not None:
@@ -152,10 +162,11 @@ def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int,
                 f"{prefix}<{trace.container_tag}> {found}"
             )
         for info in trace.paragraphs:
-            offset = paragraph_offsets.get(info.offset)
-            if offset is None:
+            # The engine reports the byte offset of the paragraph's start tag (-1 for a paragraph it could
+            # not place in the source).
+            if info.offset < 0:
                 continue
-            mark = marks.setdefault(offset, _Mark())
+            mark = marks.setdefault(info.offset, _Mark())
             if info.number is not None:
                 mark.counted = True
                 mark.labels.append(f"{prefix}¶{info.number} · {info.words}w")
@@ -184,23 +195,6 @@ def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int,
             continue
         chunks.append((found_tag.end(1), encode_fragment(" " + " ".join(attrs), sniffed)))
     return chunks
-
-
-def _paragraph_byte_offsets(body: bytes, sniffed: Sniffed, traces: list[RuleTrace]) -> dict[int, int]:
-    """Byte offsets of the paragraphs' start tags, keyed by the offsets the traces report.
-
-    The engine reports a paragraph's offset as the parser gave it (a code-point offset into the decoded,
-    newline-normalised text); only the container's is turned into bytes. On an ASCII page with plain LF
-    line ends the two agree; everywhere else they drift apart, so they are mapped here.
-    """
-    wanted = sorted({p.offset for t in traces for p in t.paragraphs if p.offset >= 0})
-    if not wanted:
-        return {}
-    try:
-        mapped = OffsetMap(decode(body, sniffed), sniffed).to_bytes(wanted)
-    except (ValueError, IndexError):
-        return {}
-    return dict(zip(wanted, mapped, strict=True))
 
 
 def _end_of_body(body: bytes, sniffed: Sniffed) -> int:
@@ -233,16 +227,23 @@ def _panel(
     missed = [s for s in result.skipped if s.unit is not None]
     rule_skips = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
     page_skips = [s for s in result.skipped if s.rule is None]
+    units = unit_insertions(result)
     parts = [
         '<div id="adinject-debug-panel" role="complementary" aria-label="adinject preview">',
         "<details open>",
-        f"<summary>adinject · {len(result.insertions)} inserted · {len(missed)} did not land</summary>",
+        f"<summary>adinject · {len(units)} inserted · {len(missed)} did not land</summary>",
         '<div class="adinject-debug-body">',
         f'<p class="adinject-debug-meta">{_text(url)}<br>rules {_text(version)} · {_text(encoding)} · '
         f"{result.duration_ms:.2f} ms</p>",
     ]
     for note in notes:
         parts.append(f'<p class="adinject-debug-note">{_text(note)}</p>')
+    for ins in result.insertions:
+        if ins.anchor == "head":
+            parts.append(
+                f'<p class="adinject-debug-note">Page: the GPT scripts went into &lt;head&gt; '
+                f"({_text(_where(ins))}), wiring the slots below.</p>"
+            )
     for skip in page_skips:
         parts.append(
             f'<p class="adinject-debug-note">Page: {_text(skip.reason)} <code>{skip.code}</code></p>'
@@ -265,9 +266,9 @@ def _panel(
     else:
         parts.append('<p class="adinject-debug-dim">Every unit the rules wanted landed.</p>')
     parts.append("<h4>Inserted</h4>")
-    if result.insertions:
+    if units:
         parts.append("<ol>")
-        for ins in result.insertions:
+        for ins in units:
             parts.append(
                 f'<li><b>{_text(ins.unit)}</b> <span class="adinject-debug-dim">rule {_text(ins.rule)}, '
                 f"{_text(_where(ins))}, #{_text(ins.slot_id)}</span></li>"

@@ -31,7 +31,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,12 +84,33 @@ class Inactive:
     def request_headers(self) -> frozenset[str]:
         return frozenset()
 
+    def request_key(
+        self, url: str, headers: Mapping[str, str], now: datetime | None = None
+    ) -> tuple[str, ...]:
+        return ()
+
+    def depends_on_time(self) -> bool:
+        return False
+
     def plan(
-        self, body: bytes, *, url: str, headers: Mapping[str, str] | None = None, explain: bool = False
+        self,
+        body: bytes,
+        *,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        explain: bool = False,
+        now: datetime | None = None,
     ) -> Plan:
         return Plan(skipped=(Skip(self.code, self.reason),), rules_version=self.version)
 
-    def realize(self, plan: Plan, body: bytes, *, context: Mapping[str, Any] | None = None) -> ApplyResult:
+    def realize(
+        self,
+        plan: Plan,
+        body: bytes,
+        *,
+        context: Mapping[str, Any] | None = None,
+        csp: str | Sequence[str] | None = None,
+    ) -> ApplyResult:
         return ApplyResult(body, skipped=list(plan.skipped))
 
     def apply(self, body: bytes, **_: Any) -> ApplyResult:
@@ -149,11 +171,15 @@ class LiveRules:
         self._stop = threading.Event()
         self.loaded_at = 0.0
         self.last_error: RulesError | None = None
+        self.good: Rules | None = None
 
+        # Taken before loading, so a change made while the folder loads is seen by the next check. It cannot
+        # cover the data files yet (only the loaded rules name them): the first check then finds the digest
+        # changed, loads once more and, the version being the same, keeps the rules it has.
         self._seen = self._digest()
         self._off = self._off_now()
         try:
-            self.good: Rules | None = load_rules(self.path)
+            self.good = load_rules(self.path)
         except RulesError as exc:
             self.last_error = exc
             if metrics is not None:
@@ -314,15 +340,37 @@ class LiveRules:
             if e.name.endswith(RULE_FILE_SUFFIXES) and not e.name.startswith(".")
         )
 
+    def _data_files(self) -> list[Path]:
+        """The data files (promotions) the last good rules read: `.json` files and files in sub-folders too,
+        which no listing of the folder's rule files shows. A new one named by a rule change is covered from
+        the load that reads it on."""
+        good = self.good
+        return [Path(name) for name in good.compiled.data_files] if good is not None else []
+
+    def _watched(self) -> list[tuple[bytes, Path]]:
+        """Every file the loader reads, each under a name that cannot collide with another's."""
+        files = self._rule_files()
+        out = [(path.name.encode(), path) for path in files]
+        seen = {path.resolve() for path in files}
+        for path in self._data_files():
+            if path.resolve() in seen:
+                continue  # a data file directly in the folder as .yaml is listed with the rule files already
+            try:
+                shown = path.resolve().relative_to(self.folder.resolve()).as_posix()
+            except ValueError:
+                shown = str(path)
+            out.append((b"data:" + shown.encode(), path))
+        return out
+
     def _digest(self) -> bytes:
-        """What the loader would read: every rule file's name and bytes (a missing folder digests too)."""
+        """What the loader would read: every rule and data file's name and bytes (a missing folder digests
+        too)."""
         digest = hashlib.blake2b(digest_size=16)
-        for path in self._rule_files():
+        for name, path in self._watched():
             try:
                 data = path.read_bytes()
             except OSError as exc:
                 data = f"unreadable: {exc.errno}".encode()
-            name = path.name.encode()
             digest.update(b"%d:%s%d:" % (len(name), name, len(data)))
             digest.update(data)
         return digest.digest()
@@ -330,13 +378,13 @@ class LiveRules:
     def _stat(self) -> tuple[object, ...]:
         """Names, sizes, modification times and the OFF file: the cheap trigger of the polling watcher."""
         out: list[object] = [self._off_now()]
-        for path in self._rule_files():
+        for name, path in self._watched():
             try:
                 st = path.stat()
             except OSError:
-                out.append((path.name, None))
+                out.append((name, None))
                 continue
-            out.append((path.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            out.append((name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
         return tuple(out)
 
     def _report(self) -> None:
@@ -444,7 +492,9 @@ class _Watcher:
 
         log.debug("adinject: watching %s with watchfiles", self.folder)
         # rust_timeout + yield_on_timeout: a look at the folder at least every second even without events,
-        # for file systems that do not report every change (some network and container mounts).
+        # for file systems that do not report every change (some network and container mounts), and for data
+        # files in sub-folders, which this non-recursive watch does not see (recursive would wake for every
+        # file under the folder, a `.git` included).
         for _changes in watchfiles.watch(
             self.folder,
             watch_filter=None,

@@ -140,11 +140,20 @@ def engine_times(rules_dir: Path, page: bytes, runs: int) -> EngineTimes:
 # --- servers ------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def listening_socket() -> socket.socket:
+    """A TCP socket bound to a free loopback port, for uvicorn to listen on (`--fd`).
+
+    Bound here rather than by uvicorn so that nothing else can take the port between choosing and binding it,
+    and with TCP_NODELAY, which the connections uvicorn accepts on it inherit: uvicorn wraps an `--fd` socket
+    as AF_UNIX, so asyncio does not set TCP_NODELAY on them itself, and Nagle's algorithm with delayed ACKs
+    would then add ~40 ms to responses written in more than one piece. Not listening yet: `wait_ready`
+    connects until uvicorn does.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((HOST, 0))
+    return sock
 
 
 def pin(cpu: int | None) -> list[str]:
@@ -176,7 +185,8 @@ class Server:
 
     def __init__(self, mode: str, workdir: Path, rules_dir: Path, cpu: int | None) -> None:
         self.mode = mode
-        self.port = free_port()
+        self.sock = listening_socket()
+        self.port: int = self.sock.getsockname()[1]
         env = {
             **os.environ,
             "ADINJECT_BENCH_MODE": mode,
@@ -192,17 +202,15 @@ class Server:
             "--factory",
             "--app-dir",
             str(workdir),
-            "--host",
-            HOST,
-            "--port",
-            str(self.port),
+            "--fd",
+            str(self.sock.fileno()),
             "--log-level",
             "warning",
             "--no-access-log",
             "--lifespan",
             "off",
         ]
-        self.proc = subprocess.Popen(cmd, env=env, cwd=workdir)
+        self.proc = subprocess.Popen(cmd, env=env, cwd=workdir, pass_fds=(self.sock.fileno(),))
 
     @property
     def url(self) -> str:
@@ -229,6 +237,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.sock.close()
 
     def __enter__(self) -> Server:
         self.wait_ready()

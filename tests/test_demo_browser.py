@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ import uvicorn
 
 from examples.newsroom import create_app
 from examples.newsroom.content import SEED_SLUG, SEED_TEXT, newsroom
+from tests.loopback import loopback_socket
 
 pytestmark = pytest.mark.browser
 
@@ -297,9 +297,7 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def demo_url() -> Iterator[str]:
     """The demo, served by uvicorn on a free loopback port in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()  # with TCP_NODELAY: no ~40 ms Nagle delay per response
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="demo-server", daemon=True)

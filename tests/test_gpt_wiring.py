@@ -403,3 +403,37 @@ rules:
         ("adinject-top-1", "adinject-top-1"),
         ("adinject-box-1", "adinject-box-1"),
     ]
+
+
+def test_the_cli_passes_csp_headers_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--csp` gives render, explain and preview the policy a server would send as a header."""
+    from adinject.cli import main
+
+    gpt_rules(tmp_path)
+    rules = str(tmp_path / "rules")
+    source = tmp_path / "page.html"
+    source.write_bytes(page(4))
+    nonce = ["--csp", "script-src 'nonce-fromCli' 'strict-dynamic'", "--csp", "img-src 'self'"]
+
+    assert main(["render", str(source), "--rules", rules, "--url", "/news/a", *nonce]) == 0
+    rendered = capsys.readouterr().out.encode()
+    assert len(adinject_scripts(rendered)) == 2 + 2
+    assert {s.attrs.get("nonce") for s in adinject_scripts(rendered)} == {"fromCli"}
+
+    assert (
+        main(["explain", str(source), "--rules", rules, "--url", "/news/a", "--csp", "script-src 'self'"])
+        == 0
+    )
+    explained = capsys.readouterr().out
+    assert "[gpt_csp]" in explained
+    assert main(["explain", str(source), "--rules", rules, "--url", "/news/a"]) == 0
+    explained = capsys.readouterr().out
+    # The GPT scripts are page-level, not a unit: two ads, and one line for the scripts.
+    assert "page: GPT scripts inserted before </head>" in explained
+    assert "\n2 unit(s) inserted" in explained
+
+    out = tmp_path / "preview.html"
+    assert main(["preview", str(source), "--rules", rules, "--url", "/news/a", "-o", str(out), *nonce]) == 0
+    previewed = out.read_bytes()
+    assert {s.attrs.get("nonce") for s in adinject_scripts(previewed)} == {"fromCli"}
+    assert "2 unit(s) inserted" in capsys.readouterr().err

@@ -449,3 +449,35 @@ def test_the_manual_has_examples() -> None:
 def test_every_yaml_example_in_the_manual_loads(block: str, tmp_path: Path) -> None:
     write(tmp_path, "example.yaml", yaml.safe_dump(as_rule_file(yaml.safe_load(block))))
     load_rule_set(tmp_path)
+
+
+def test_the_manuals_related_unit_reads_the_context_the_shipped_rules_read(tmp_path: Path) -> None:
+    """The demo app passes `related` as a list (rules/news.yaml reads `context.related[0]`): the manual's
+    template must render that shape, and never address the list as one article."""
+    from adinject.engine import load_rules
+    from examples.newsroom.content import SEED_SLUG, newsroom
+
+    text = MANUAL.read_text(encoding="utf-8")
+    assert "context.related." not in text, "`related` is a list: context.related[0].title"
+    shipped = (MANUAL.parent / "news.yaml").read_text(encoding="utf-8")
+    assert "context.related[0]" in shipped
+    (block,) = [b for b in manual_yaml_blocks() if "context.related" in b]
+    data = yaml.safe_load(block)
+    data["rules"] = [
+        {"name": "r", "container": "article", "place": [{"unit": "related", "after_paragraph": 1}]}
+    ]
+    write(tmp_path, "example.yaml", yaml.safe_dump(data))
+    news = newsroom()
+    related = news.related(news.by_slug(SEED_SLUG))
+    page = b"<!doctype html><meta charset=utf-8><article><p>One paragraph of words.</p></article>"
+    result = load_rules(tmp_path).apply(page, url="/news/a", context={"related": related})
+    assert [i.unit for i in result.insertions] == ["related"], result.skipped
+    assert related[0]["title"].encode() in result.body
+    assert related[0]["url"].encode() in result.body
+
+
+def test_the_manual_links_the_targeting_manual_from_its_targeting_section() -> None:
+    section = MANUAL.read_text(encoding="utf-8").split("\n## Targeting\n", 1)[1].split("\n## ", 1)[0]
+    assert "(TARGETING.md)" in section
+    for key in ("when:", "variants:", "gpt:", "promotions:"):
+        assert f"`{key}`" in section, key

@@ -120,6 +120,12 @@ def test_failed_open_is_counted(folder: Path, metrics: Metrics) -> None:
         def request_headers(self) -> frozenset[str]:
             return frozenset()
 
+        def request_key(self, url: str, headers: object, now: object = None) -> tuple[str, ...]:
+            return ()
+
+        def depends_on_time(self) -> bool:
+            return False
+
         def plan(self, body: bytes, **kw: object) -> object:
             raise RuntimeError("boom")
 
@@ -258,3 +264,74 @@ def test_several_worker_processes_are_summed(tmp_path: Path, folder: Path) -> No
         for s in family.samples
     }
     assert samples[("adinject_pages_total", (("outcome", "modified"), ("reason", "")))] == 2
+
+
+def test_gpt_head_scripts_are_not_units_and_variants_are_counted(metrics: Metrics) -> None:
+    head = Insertion(0, 300, "gpt", "", None, "", "head", "before </head>")
+    boxes = [
+        Insertion(10, 1, "box", "news", 1, variant="bold"),
+        Insertion(20, 1, "box", "news", 4, variant="bold"),
+    ]
+    result = ApplyResult(b"", [head, *boxes, Insertion(30, 1, "ad", "news", 6)])
+    metrics.result(result)
+    assert value(metrics, "adinject_units_inserted_total", rule="", unit="gpt") == 0
+    assert value(metrics, "adinject_units_inserted_total", rule="news", unit="box") == 2
+    assert value(metrics, "adinject_units_inserted_total", rule="news", unit="ad") == 1
+    assert value(metrics, "adinject_variants_shown_total", unit="box", variant="bold") == 2
+    assert value(metrics, "adinject_variants_shown_total", unit="ad", variant="") == 0, (
+        "no variants, no series"
+    )
+
+
+def test_one_increment_per_label_set(metrics: Metrics, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six ads of one rule and three skips of one reason cost one increment each, not one per item."""
+    from prometheus_client.metrics import Counter
+
+    amounts: list[float] = []
+    inc = Counter.inc
+
+    def spy(self: Counter, amount: float = 1, exemplar: object = None) -> None:
+        amounts.append(amount)
+        inc(self, amount, exemplar)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Counter, "inc", spy)
+    insertions = [Insertion(n * 10, 1, "ad", "news", n) for n in range(1, 7)]
+    skips = [Skip("max", "the entry's max is reached", "news", "ad", n) for n in (8, 9, 10)]
+    metrics.result(ApplyResult(b"", insertions, skips))
+    assert sorted(amounts) == [1, 3, 6]  # the page, the skips, the insertions
+    assert value(metrics, "adinject_units_inserted_total", rule="news", unit="ad") == 6
+    assert value(metrics, "adinject_units_skipped_total", rule="news", unit="ad", reason="max") == 3
+
+
+VARIANT_RULES = """\
+units:
+  box:
+    variants:
+      plain: {weight: 1, html: '<aside class="box">More</aside>'}
+      bold: {weight: 1, html: '<aside class="box"><b>More</b></aside>'}
+rules:
+  - name: news
+    pages: {paths: ["/news/**"]}
+    container: article
+    place:
+      - unit: box
+        after_paragraph: 1
+"""
+
+
+def test_variants_shown_through_the_middleware(tmp_path: Path, metrics: Metrics) -> None:
+    from adinject.targeting.buckets import choose_variant
+
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "news.yaml").write_text(VARIANT_RULES)
+    client = site(folder, metrics)
+    shown: dict[str, int] = {}
+    for bucket in range(10):
+        client.cookies.set("adinject_bucket", str(bucket))
+        client.get("/news/a")
+        variant = choose_variant([("plain", 1), ("bold", 1)], bucket, "box")
+        shown[variant] = shown.get(variant, 0) + 1
+    assert len(shown) == 2, "the buckets chosen show both variants"
+    for variant, n in shown.items():
+        assert value(metrics, "adinject_variants_shown_total", unit="box", variant=variant) == n

@@ -271,3 +271,23 @@ def test_scripts_in_the_head_are_not_wrapped(tmp_path: Path) -> None:
     wrapped = annotated.body.count(b'<div class="adinject-debug-unit"')
     assert wrapped == len(annotated.result.insertions) - 1
     assert b"in-article" in annotated.body and b"before &lt;/head&gt;" in annotated.body
+
+
+def test_the_gpt_scripts_are_page_level_in_the_panel(tmp_path: Path) -> None:
+    """The scripts in <head> wire the units but are not one: not counted, not in the list of units, not
+    outlined; the panel names them with the page's notes."""
+    from tests.gpt_helpers import H, gpt_rules
+    from tests.gpt_helpers import page as gpt_page
+
+    annotated = annotate(gpt_rules(tmp_path), gpt_page(8), url="/news/a", headers=H)
+    units = [i for i in annotated.result.insertions if i.anchor != "head"]
+    assert len(units) == 4 and len(annotated.result.insertions) == 5
+    root = html5lib.parse(annotated.body, treebuilder="etree", namespaceHTMLElements=False)
+    panel = next(d for d in root.iter("div") if d.get("id") == "adinject-debug-panel")
+    summary = " ".join("".join(next(panel.iter("summary")).itertext()).split())
+    assert summary == "adinject · 4 inserted · 0 did not land"
+    listed = ["".join(li.itertext()) for ol in panel.iter("ol") for li in ol.iter("li")]
+    assert len(listed) == 4 and all(item.startswith("ad ") for item in listed)
+    notes = ["".join(p.itertext()) for p in panel.iter("p") if p.get("class") == "adinject-debug-note"]
+    assert notes == ["Page: the GPT scripts went into <head> (before </head>), wiring the slots below."]
+    assert annotated.body.count(b'<div class="adinject-debug-unit"') == 4

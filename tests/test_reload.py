@@ -7,6 +7,7 @@ is printed, run with `-s` to see it) rather than asserting wall-clock times.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import multiprocessing
 import os
@@ -201,6 +202,66 @@ def test_a_single_rule_file(tmp_path: Path, live_factory: Callable[..., LiveRule
     (tmp_path / "OFF").touch()
     assert live.check()
     assert isinstance(live.current, Inactive)
+
+
+PROMO_UNITS = """\
+units:
+  ad:
+    promotions: {{file: {file}, count: 1}}
+    html: '<div class="ad" data-v="{{% for item in promotions %}}{{{{ item.title }}}}{{% endfor %}}">From us</div>'
+"""
+
+
+def write_promotions(folder: Path, file: str, title: str) -> None:
+    """The data file `file` (in `folder`) with one evergreen promotion titled `title`."""
+    path = folder / file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        path.write_text(json.dumps({"promotions": [{"title": title, "url": "/subscribe"}]}))
+    else:
+        path.write_text(f"promotions:\n  - title: {title}\n    url: /subscribe\n")
+
+
+def promo_folder(folder: Path, file: str) -> Path:
+    write(folder)
+    (folder / "10-units.yaml").write_text(PROMO_UNITS.format(file=file))
+    write_promotions(folder, file, "v1")
+    return folder
+
+
+DATA_FILES = ["promotions.yaml", "promotions.json", "data/promotions.json", "data/more/promotions.yml"]
+
+
+@pytest.mark.parametrize("file", DATA_FILES)
+def test_editing_a_data_file_reloads(
+    tmp_path: Path, live_factory: Callable[..., LiveRules], file: str
+) -> None:
+    folder = promo_folder(tmp_path / "rules", file)
+    live = live_factory(folder, watch=False, settle=0.01)
+    assert marker(live.current) == "v1"
+    assert live.check() is False, "the first look takes in the data files the rules named, and swaps nothing"
+    write_promotions(folder, file, "v2")
+    assert live.check() is True
+    assert marker(live.current) == "v2"
+    assert live.check() is False, "nothing changed since"
+    (folder / file).write_text("promotions: [{title: no url}]\n")
+    assert live.check() is False, "a broken data file is refused like a broken rule file"
+    assert marker(live.current) == "v2" and live.last_error is not None
+    assert str(folder / file) in str(live.last_error.problems[0])
+
+
+@pytest.mark.parametrize("mode", ["watchfiles", "poll"])
+def test_the_watcher_notices_a_data_file_in_a_sub_folder(
+    tmp_path: Path, live_factory: Callable[..., LiveRules], mode: str
+) -> None:
+    file = "data/promotions.json"
+    folder = promo_folder(tmp_path / "rules", file)
+    live = live_factory(folder, mode=mode, poll_interval=0.1)
+    live.start()
+    for n in range(2, 4):
+        time.sleep(0.15)  # successive writes get distinct stats
+        write_promotions(folder, file, f"v{n}")
+        wait_for(lambda n=n: marker(live.current) == f"v{n}")  # type: ignore[misc]
 
 
 # ---- the kill switch

@@ -1,12 +1,15 @@
 """An LRU of engine plans, so a page served again skips parsing and placement.
 
 Planning (parse + placement) is the expensive part of the engine; realizing a plan (rendering units, splicing)
-is cheap and runs per request, so per-request context still reaches the units. A plan is valid for one exact
-page, one rules version, one URL path, one response Content-Type (its charset decides how the bytes are read)
-and the request-header values the rules read; the key is made of exactly those. The page is represented by the
-app's strong ETag when it has one (a strong ETag promises byte identity) and otherwise by an xxh3-128 digest
-of the body. The body length is always in the key as well: a cheap guard that turns an app reusing a strong
-ETag for different bodies into a cache miss rather than a plan applied to bytes it was not made for.
+is cheap and runs per request, so per-request context (the app's values, the response's CSP nonce) still
+reaches the units. A plan is valid for one exact page, one rules version, one URL path, one response
+Content-Type (its charset decides how the bytes are read) and one request key (`Rules.request_key`: what the
+request decided, such as which targeted rules hold and which A/B variants are shown, rather than the raw
+header values, so visitors the rules cannot tell apart share a plan); the key is made of exactly those. The
+page is represented by the app's strong ETag when it has one (a strong ETag promises byte identity) and
+otherwise by an xxh3-128 digest of the body. The body length is always in the key as well: a cheap guard that
+turns an app reusing a strong ETag for different bodies into a cache miss rather than a plan applied to bytes
+it was not made for.
 """
 
 from __future__ import annotations
@@ -57,10 +60,10 @@ class PlanCache(Generic[P]):
         header_values: Iterable[str | None] = (),
         etag: str | None = None,
     ) -> CacheKey:
-        """The key for planning `body` at `path` under rules `version` with these request-header values.
+        """The key for planning `body` at `path` under rules `version` for this request.
 
-        `etag` must be a strong ETag of exactly these bytes (or None); `header_values` must come in a stable
-        order (the rules' request-header names, sorted), None for a header the request did not send.
+        `etag` must be a strong ETag of exactly these bytes (or None); `header_values` is what the request
+        contributes to the plan, in a stable order: the middleware passes `Rules.request_key(...)`.
         """
         page: tuple[str, str | bytes] = (
             ("etag", etag) if etag is not None else ("xxh3", xxhash.xxh3_128_digest(body, seed=self._seed))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adinject import preview
 from adinject.engine import Rules
 from adinject.http import codings
+from adinject.http.bucket import cache_control_with_cookie, ensure_bucket
 from adinject.http.cache import PlanCache
 from adinject.http.candidate import is_fragment_request, refusal
 from adinject.http.debug import DebugMode, debug_mode, explainable, no_store
@@ -64,15 +66,34 @@ class RulesLike(Protocol):
 
     def request_headers(self) -> frozenset[str]: ...
 
-    def plan(self, body: bytes, *, url: str, headers: Mapping[str, str]) -> Any: ...
+    def request_key(
+        self, url: str, headers: Mapping[str, str], now: datetime | None = None
+    ) -> tuple[str, ...]: ...
 
-    def realize(self, plan: Any, body: bytes, *, context: Mapping[str, Any] | None = None) -> ApplyResult: ...
+    def depends_on_time(self) -> bool: ...
+
+    def plan(
+        self, body: bytes, *, url: str, headers: Mapping[str, str], now: datetime | None = None
+    ) -> Any: ...
+
+    def realize(
+        self,
+        plan: Any,
+        body: bytes,
+        *,
+        context: Mapping[str, Any] | None = None,
+        csp: str | Sequence[str] | None = None,
+    ) -> ApplyResult: ...
 
 
 # The engine's worker threads get their own limiter (as Starlette's gzip does) so that big pages cannot take
 # all of AnyIO's default threads, which sync endpoints need. One per event loop: a RunVar.
 _limiter: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar("adinject_limiter")
 THREADS = 8
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _thread_limiter() -> anyio.CapacityLimiter:
@@ -96,12 +117,18 @@ class AdInjectMiddleware:
 
     `debug_token`: requests with `?adinject=debug` and this token (header `X-AdInject-Debug` or cookie
     `adinject_debug`) get the annotated page (adinject/http/debug.py). `metrics`: record into
-    `adinject.metrics.METRICS` (True), into the given `Metrics`, or not at all (False).
+    `adinject.metrics.METRICS` (True), into the given `Metrics`, or not at all (False). `clock`: the time
+    `schedule` conditions are read at, once per request (a timezone-aware datetime; tests pass their own).
+
+    Targeting: the engine sees the request's URL with its query string and its headers. When the rules split
+    visitors (`percent`, A/B `variants`) and the visitor has no bucket yet, one is drawn for this request and
+    kept with a `Set-Cookie` (adinject/http/bucket.py); such a response is `Cache-Control: private`.
     """
 
     __slots__ = (
         "app",
         "cache",
+        "clock",
         "debug_token",
         "failures",
         "live",
@@ -127,6 +154,7 @@ class AdInjectMiddleware:
         allow_invalid_rules_at_startup: bool = False,
         debug_token: str | None = None,
         metrics: Metrics | bool = True,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         for name, value in (
             ("max_body_bytes", max_body_bytes),
@@ -162,6 +190,7 @@ class AdInjectMiddleware:
         if debug_token is not None and not debug_token.strip():
             raise ValueError("debug_token must not be empty (use None for no debug view)")
         self.debug_token = debug_token
+        self.clock = clock
         self.max_body_bytes = max_body_bytes
         self.max_decoded_bytes = max_body_bytes if max_decoded_bytes is None else max_decoded_bytes
         self.server_timing = server_timing
@@ -314,7 +343,9 @@ class AdInjectMiddleware:
         """The start and body to send for a complete candidate body (`start` and `raw` when unmodified)."""
         began = time.perf_counter()
         headers = MutableHeaders(raw=list(start["headers"]))
-        depends_on_request = bool(rules.request_headers())
+        # A `schedule` makes the output depend on the moment as a `device` rule makes it depend on the
+        # request: either way no validator of the app's describes what goes out.
+        depends_on_request = bool(rules.request_headers()) or rules.depends_on_time()
 
         if method == "HEAD" and not raw and headers.get("content-length", "").strip() != "0":
             # An app may answer HEAD with an empty body and the GET length (FileResponse does). We cannot know
@@ -341,6 +372,16 @@ class AdInjectMiddleware:
 
         engine_headers = request_headers(scope)
         engine_headers["content-type"] = headers.get("content-type", "")
+        # A visitor the rules split (percent, variants) without a bucket gets one now: this page already uses
+        # it, and the cookie keeps it for the next ones.
+        bucket = ensure_bucket(engine_headers, rules.request_headers(), secure=scope.get("scheme") == "https")
+        engine_headers = bucket.headers
+        if bucket.set_cookie:
+            headers.append("set-cookie", bucket.set_cookie)
+            # Several Cache-Control lines are one list (RFC 9110 §5.3): read them all, write one line. A
+            # shared cache storing this response would hand this visitor's bucket to every reader it serves.
+            given = ", ".join(headers.getlist("cache-control"))
+            headers["cache-control"] = cache_control_with_cookie(given or None)
         context = state.get(STATE_KEY) if isinstance(state, Mapping) else None
         if context is not None and not isinstance(context, Mapping):
             logger.warning("adinject: ignoring scope['state']['adinject'] on %s: not a mapping", path)
@@ -352,17 +393,21 @@ class AdInjectMiddleware:
                 rules,
                 page,
                 path=path,
+                url=_request_url(path, scope),
                 headers=engine_headers,
                 etag=strong_etag(start["headers"]),
                 context=context,
                 variant=variant,
+                csp=headers.getlist("content-security-policy"),
+                now=self.clock(),
             ),
         )
         if self.metrics is not None:
             self.metrics.result(result)
             self.metrics.observe(time.perf_counter() - began)
         if not result.modified:
-            return start, raw
+            # The app's bytes, but a visitor who was just given a bucket must keep it.
+            return ({**start, "headers": headers.raw} if bucket.set_cookie else start), raw
 
         depends_on_request = depends_on_request or bool(result.reads)
         add_vary(headers, result.reads)
@@ -381,31 +426,41 @@ class AdInjectMiddleware:
         page: bytes,
         *,
         path: str,
+        url: str,
         headers: Mapping[str, str],
         etag: str | None,
         context: Mapping[str, Any] | None,
         variant: str,
+        csp: Sequence[str],
+        now: datetime,
     ) -> tuple[ApplyResult, bytes]:
-        """Plan (or reuse a cached plan), realize, encode again: the engine's part, inline or in a thread."""
+        """Plan (or reuse a cached plan), realize, encode again: the engine's part, inline or in a thread.
+
+        `path` is the URL path, `url` the path with the query string, `csp` the response's
+        Content-Security-Policy values (for the GPT scripts' nonce: per response, never cached).
+        """
         cache = self.cache
         plan: Any = None
         key = None
         if cache is not None:
-            names = sorted(rules.request_headers())
             key = cache.key(
                 page,
                 version=rules.version,
+                # The path, not the URL: the query matters only through `query:` conditions, and those are
+                # in the request key; `?utm_source=...` links must not each get a plan of their own.
                 path=path,
                 content_type=headers.get("content-type", ""),
-                header_values=[headers.get(name) for name in names],
+                # What the request decides, not the raw header values: two phones with different
+                # User-Agents, or two visitors in the same half of a test, share one plan.
+                header_values=rules.request_key(url, headers, now),
                 etag=etag,
             )
             plan = cache.get(key)
         if plan is None:
-            plan = rules.plan(page, url=path, headers=headers)
+            plan = rules.plan(page, url=url, headers=headers, now=now)
             if cache is not None and key is not None:
                 cache.put(key, plan)
-        result = rules.realize(plan, page, context=context)
+        result = rules.realize(plan, page, context=context, csp=csp)
         if not result.modified:
             return result, page
         return result, codings.encode(variant, result.body) if variant else result.body
@@ -481,10 +536,12 @@ class AdInjectMiddleware:
                 preview.annotate,
                 engine,
                 page,
-                url=path,
+                url=_request_url(path, scope),
                 headers=engine_headers,
                 context=context if isinstance(context, Mapping) else None,
                 notes=[*more, *notes],
+                now=self.clock(),
+                csp=headers.getlist("content-security-policy"),
             ),
         )
         out = codings.encode(variant, annotated.body) if variant else annotated.body
@@ -492,6 +549,12 @@ class AdInjectMiddleware:
         headers["content-length"] = str(len(out))
         self._count("debug")
         return {**start, "headers": headers.raw}, out
+
+
+def _request_url(path: str, scope: Scope) -> str:
+    """The path with the query string, as the engine reads it (`query:` conditions)."""
+    query_string: bytes = scope.get("query_string", b"")
+    return path + ("?" + query_string.decode("latin-1") if query_string else "")
 
 
 def _is_html(message: Message) -> bool:

@@ -8,7 +8,7 @@ Choices, and why:
 * `autoescape=True`: page titles, meta values and context come from the page and the request; they are text
   and must never become markup inside a unit.
 * `ChainableUndefined` rather than `StrictUndefined`: a template is rendered on every page, inside the
-  middleware. `{{ context.related.title }}` when a page has no `related` context should render empty (and
+  middleware. `{{ context.related[0].title }}` when a page has no `related` context should render empty (and
   `{% if %}` on it should be false), not raise and lose the unit or the page. The price is that a misspelt
   variable also renders empty; `adinject explain` and `adinject render` show the rendered unit, which is where
   that shows up.

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,10 @@ def assert_injected_once(body: bytes, original: bytes) -> None:
 
 
 class RulesProxy:
-    """Wraps real Rules to count calls, record threads, fail on demand or claim to read request headers."""
+    """Wraps real Rules to count calls, record threads, fail on demand or claim to read request headers.
+
+    Claimed `reads` act as if the plan depended on those headers' raw values: they join the request key.
+    """
 
     __slots__ = (
         "fail_in",
@@ -126,19 +130,35 @@ class RulesProxy:
     def request_headers(self) -> frozenset[str]:
         return self.inner.request_headers() | self.reads
 
-    def plan(self, body: bytes, *, url: str, headers: Mapping[str, str]) -> Any:
+    def request_key(
+        self, url: str, headers: Mapping[str, str], now: datetime | None = None
+    ) -> tuple[str, ...]:
+        claimed = tuple(f"{name}={headers.get(name)}" for name in sorted(self.reads))
+        return self.inner.request_key(url, headers, now) + claimed
+
+    def depends_on_time(self) -> bool:
+        return self.inner.depends_on_time()
+
+    def plan(self, body: bytes, *, url: str, headers: Mapping[str, str], now: datetime | None = None) -> Any:
         self.plan_calls += 1
         self.plan_threads.append(threading.current_thread().name)
         if self.fail_in == "plan":
             raise RuntimeError("boom in plan")
-        return self.inner.plan(body, url=url, headers=headers)
+        return self.inner.plan(body, url=url, headers=headers, now=now)
 
-    def realize(self, plan: Any, body: bytes, *, context: Mapping[str, Any] | None = None) -> ApplyResult:
+    def realize(
+        self,
+        plan: Any,
+        body: bytes,
+        *,
+        context: Mapping[str, Any] | None = None,
+        csp: str | Sequence[str] | None = None,
+    ) -> ApplyResult:
         self.realize_calls += 1
         self.realize_contexts.append(context)
         if self.fail_in == "realize":
             raise RuntimeError("boom in realize")
-        return self.inner.realize(plan, body, context=context)
+        return self.inner.realize(plan, body, context=context, csp=csp)
 
 
 # ---- a raw ASGI harness ------------------------------------------------------------------------------------
