@@ -123,6 +123,9 @@ class Rules:
         }
         self._reads = frozenset().union(*self._rule_reads.values())
         # Whether any request can change a plan at all: if not, planning never looks at the request.
+        self._timed = any(
+            rule.when is not None and rule.when.schedule is not None for rule, _ in self._active
+        )
         # Units whose templates read `context` render per request; the others render once per plan.
         self._per_request_units = frozenset(
             name for name, unit in compiled.units.items() if _reads_context(unit)
@@ -150,7 +153,7 @@ class Rules:
     def depends_on_time(self) -> bool:
         """Whether some rule has a `schedule`: then the same request gets other units at another time, and no
         validator (ETag, Last-Modified) of the app's describes the output."""
-        return any(rule.when is not None and rule.when.schedule is not None for rule, _ in self._active)
+        return self._timed
 
     def _has_variants(self, unit_name: str) -> bool:
         unit = self.compiled.units.get(unit_name)

@@ -48,20 +48,11 @@ def collect(
         if runs:
             pairs.extend(runs)
             pairs.sort(key=lambda pair: pair[0].position or (0, 0))
+    surroundings = _Surroundings(container, ignore, auto)
     for el, text in pairs:
         cached = words_cache.get(el) if words_cache is not None else None
         words = count_words(text) if cached is None else cached
-        reason: str | None = None
-        if ignore:
-            holder = el.closest(ignore)
-            if holder is not None and holder is not container and _inside(holder, container):
-                reason = f"inside <{holder.tag}> (ignore_inside)"
-        if reason is None and auto:
-            block = _boilerplate_block(el, container)
-            if block is not None:
-                reason = f"inside {block}, which looks like page furniture, not the article (container: auto)"
-        if reason is None and el.closest(_HIDDEN) is not None:
-            reason = "hidden from readers (hidden, aria-hidden or display:none)"
+        reason = surroundings.own(el) or surroundings.above(el.parent)
         if reason is None and _nested_paragraph(el, container, rule.paragraphs):
             reason = "inside another counted paragraph"
         if reason is None and words < rule.min_paragraph_words:
@@ -76,6 +67,65 @@ def collect(
                 reason = "text contains a phrase in paragraph_text.not_contains"
         out.append(Candidate(el, text, words, reason is None, reason))
     return out
+
+
+_HIDDEN_REASON = "hidden from readers (hidden, aria-hidden or display:none)"
+
+
+class _Surroundings:
+    """Why the elements around a paragraph, up to the container, keep it from counting.
+
+    Paragraphs share their parents, so each ancestor is judged once per page and the verdict reused:
+    one walk per distinct ancestor instead of selector matching up the tree for every paragraph.
+    """
+
+    __slots__ = ("_auto", "_container", "_ignore", "_memo", "_outside")
+
+    def __init__(self, container: Element, ignore: str, auto: bool) -> None:
+        self._container = container
+        self._ignore = ignore
+        self._auto = auto
+        self._memo: dict[Element, str | None] = {}
+        self._outside = _HIDDEN_REASON if container.closest(_HIDDEN) is not None else None
+
+    def own(self, el: Element) -> str | None:
+        if self._ignore and el.matches(self._ignore):
+            return f"inside <{el.tag}> (ignore_inside)"
+        if el.matches(_HIDDEN):
+            return _HIDDEN_REASON
+        return None
+
+    def above(self, parent: object) -> str | None:
+        """The verdict for everything from `parent` up to (not including) the container."""
+        chain: list[Element] = []
+        walker = parent
+        verdict: str | None = self._outside
+        while isinstance(walker, Element) and walker is not self._container:
+            if walker in self._memo:
+                verdict = self._memo[walker]
+                break
+            chain.append(walker)
+            walker = walker.parent
+        else:
+            if not (isinstance(walker, Element) and walker is self._container):
+                verdict = None  # not inside the container at all (cannot happen for select() results)
+        # Fill in from the top down: an element's verdict is its own, else its parent's.
+        for el in reversed(chain):
+            own = self._judge(el)
+            verdict = own if own is not None else verdict
+            self._memo[el] = verdict
+        return verdict
+
+    def _judge(self, el: Element) -> str | None:
+        if self._ignore and el.matches(self._ignore):
+            return f"inside <{el.tag}> (ignore_inside)"
+        if self._auto:
+            block = _boilerplate_block_of(el)
+            if block is not None:
+                return f"inside {block}, which looks like page furniture, not the article (container: auto)"
+        if el.matches(_HIDDEN):
+            return _HIDDEN_REASON
+        return None
 
 
 def _nested_paragraph(el: Element, container: Element, selector: str) -> bool:
@@ -96,18 +146,15 @@ _BOILERPLATE = re.compile(
 )
 
 
-def _boilerplate_block(el: Element, container: Element) -> str | None:
-    walker = el.parent
-    while isinstance(walker, Element) and walker is not container:
-        attrs = walker.attrs
-        cls = attrs.get("class")
-        ident = attrs.get("id")
-        blob = " ".join(cls) if isinstance(cls, list) else (cls or "")
-        if isinstance(ident, str):
-            blob = f"{blob} {ident}"
-        if blob and _BOILERPLATE.search(blob):
-            return f"<{walker.tag} {blob.strip()!r}>"
-        walker = walker.parent
+def _boilerplate_block_of(el: Element) -> str | None:
+    attrs = el.attrs
+    cls = attrs.get("class")
+    ident = attrs.get("id")
+    blob = " ".join(cls) if isinstance(cls, list) else (cls or "")
+    if isinstance(ident, str):
+        blob = f"{blob} {ident}"
+    if blob and _BOILERPLATE.search(blob):
+        return f"<{el.tag} {blob.strip()!r}>"
     return None
 
 
