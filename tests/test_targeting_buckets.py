@@ -311,3 +311,13 @@ def test_a_response_setting_the_cookie_is_private(before: str | None, after: str
 def test_depends_on_time(tmp_path: Path) -> None:
     assert when_rules(tmp_path / "a", 'schedule: {end: "2030-01-01T00:00:00Z"}').depends_on_time()
     assert not when_rules(tmp_path / "b", "device: [mobile]").depends_on_time()
+
+
+def test_a_visitor_named_by_the_bucket_header_gets_no_cookie() -> None:
+    reads = {"cookie", "x-user-id"}
+    named = ensure_bucket({"x-user-id": "u-42"}, reads, draw=lambda: 7, bucket_header="X-User-Id")
+    assert named.set_cookie is None
+    assert "cookie" not in named.headers
+    anonymous = ensure_bucket({}, reads, draw=lambda: 7, bucket_header="X-User-Id")
+    assert anonymous.set_cookie is not None
+    assert anonymous.headers["cookie"] == "adinject_bucket=7"

@@ -39,6 +39,7 @@ def ensure_bucket(
     *,
     secure: bool = False,
     draw: Callable[[], int] = _draw,
+    bucket_header: str | None = None,
 ) -> BucketAssignment:
     """`headers` (lower-case names, as the middleware builds them) with a bucket for this visitor.
 
@@ -47,6 +48,10 @@ def ensure_bucket(
     """
     out = dict(headers)
     if "cookie" not in reads:
+        return BucketAssignment(out, None, None)
+    if bucket_header and out.get(bucket_header.lower()):
+        # The app names the visitor itself (a user id header), and that wins over the cookie: no cookie
+        # to set, and no reason to make the response private.
         return BucketAssignment(out, None, None)
     have = cookie_bucket(out.get("cookie"))
     if have is not None:

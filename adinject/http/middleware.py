@@ -374,7 +374,13 @@ class AdInjectMiddleware:
         engine_headers["content-type"] = headers.get("content-type", "")
         # A visitor the rules split (percent, variants) without a bucket gets one now: this page already uses
         # it, and the cookie keeps it for the next ones.
-        bucket = ensure_bucket(engine_headers, rules.request_headers(), secure=scope.get("scheme") == "https")
+        settings = getattr(rules, "settings", None)
+        bucket = ensure_bucket(
+            engine_headers,
+            rules.request_headers(),
+            secure=scope.get("scheme") == "https",
+            bucket_header=getattr(settings, "bucket_header", None),
+        )
         engine_headers = bucket.headers
         if bucket.set_cookie:
             headers.append("set-cookie", bucket.set_cookie)
