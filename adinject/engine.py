@@ -126,6 +126,7 @@ class Rules:
         self._timed = any(
             rule.when is not None and rule.when.schedule is not None for rule, _ in self._active
         )
+        self._form_units = frozenset(name for name, unit in compiled.units.items() if _may_hold_form(unit))
         # Units whose templates read `context` render per request; the others render once per plan.
         self._per_request_units = frozenset(
             name for name, unit in compiled.units.items() if _reads_context(unit)
@@ -316,7 +317,7 @@ class Rules:
                 skipped.append(Skip(failure[0], failure[1], rule.name))
         if not rules:
             return dataclasses.replace(base, skipped=tuple(skipped), page=info, sniffed=sniffed)
-        page_plan = plan_page(doc, rules, self.settings, explain=explain)
+        page_plan = plan_page(doc, rules, self.settings, explain=explain, form_units=self._form_units)
         offset_map = OffsetMap(text, sniffed)
         offsets = offset_map.to_bytes([s.offset for s in page_plan.slots])
         counts: dict[str, int] = {}
@@ -618,6 +619,11 @@ class _GptWiring:
 def _out(result: ApplyResult, index: int) -> int:
     """Where insertion `index` starts in the output: its input offset plus what was inserted before it."""
     return result.insertions[index].offset + sum(i.length for i in result.insertions[:index])
+
+
+def _may_hold_form(unit: CompiledUnit) -> bool:
+    sources = [unit.spec.html or "", *(v.html for v in (unit.spec.variants or {}).values())]
+    return any("<form" in src.lower() for src in sources)
 
 
 def _reads_context(unit: CompiledUnit) -> bool:

@@ -229,3 +229,27 @@ def test_a_reused_plan_renders_the_same_units(tmp_path: Path) -> None:
     plan = per_request.plan(page, url="/news/a", headers=H)
     assert b'<div class="ad">1</div>' in per_request.realize(plan, page, context={"n": 1}).body
     assert b'<div class="ad">2</div>' in per_request.realize(plan, page, context={"n": 2}).body
+
+
+def test_units_with_forms_never_nest_in_a_page_form(tmp_path: Path) -> None:
+    from markupsafe import Markup
+
+    unit = '<div class="ad"><form action="/signup"><input name="email"></form></div>'
+    rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
+    plain = article(3)
+    result = rules.apply(plain, url="/news/a", headers=H)
+    check_first_law(plain, result, mark="ad")
+    assert len(result.insertions) == 1
+    wrapped = plain.replace(b"<body>", b"<body><form action=/search>").replace(b"</body>", b"</form></body>")
+    result = rules.apply(wrapped, url="/news/a", headers=H)
+    assert result.body == wrapped
+    assert "<form>" in result.skipped[0].reason
+    # a unit whose template has no form but is handed one by the app was never checked: refused
+    sneaky = simple_rules(
+        tmp_path,
+        "      - unit: ad\n        after_paragraph: 1\n",
+        unit='<div class="ad">{{ context.x }}</div>',
+    )
+    result = sneaky.apply(plain, url="/news/a", headers=H, context={"x": Markup("<form></form>")})
+    assert result.body == plain
+    assert [s.code for s in result.skipped] == ["unsafe"]

@@ -54,6 +54,7 @@ class _RuleState:
     words_prefix: list[int]  # words_prefix[k] = counted words in paragraphs 1..k
     boundaries: dict[int, Boundary | str]
     hazards: Hazards
+    form_units: frozenset[str]
     placed: list[int] = field(default_factory=list)
     units: int = 0
 
@@ -65,7 +66,10 @@ def plan_page(
     *,
     explain: bool = False,
     selector_for: Callable[[Element], str] | None = None,
+    form_units: frozenset[str] = frozenset(),
 ) -> PagePlan:
+    """`form_units`: units whose markup may hold a <form>; only their boundaries pay for the form check,
+    and any other unit that renders a form after all is refused at render time."""
     plan = PagePlan()
     hazards = Hazards(doc)
     taken: dict[int, str] = {}
@@ -107,7 +111,7 @@ def plan_page(
         if gate is not None:
             plan.skipped.append(Skip(gate[0], gate[1], rule.name))
             continue
-        state = _RuleState(rule, counted, prefix, {}, hazards)
+        state = _RuleState(rule, counted, prefix, {}, hazards, form_units)
         for placement in rule.place:
             for skip_or_slot in _place(state, placement, container, taken):
                 if isinstance(skip_or_slot, Skip):
@@ -281,7 +285,7 @@ def _place(
                 "paragraph",
                 note,
                 boundary.implied_close,
-                _form_ok(boundary, state.hazards),
+                placement.unit in state.form_units and _form_ok(boundary, state.hazards),
             )
         )
         state.placed.append(k)  # provisional, so spacing within one placement holds; plan_page dedups
@@ -505,7 +509,7 @@ def _place_anchor(
                 anchor.selector,
                 f"after '{anchor.selector}' #{nth}",
                 got.implied_close,
-                _form_ok(got, state.hazards),
+                placement.unit in state.form_units and _form_ok(got, state.hazards),
             )
         )
     return out
