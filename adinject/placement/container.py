@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from turbohtml import Element
 
@@ -39,13 +40,20 @@ def _class_weight(el: Element) -> float:
     blob = f"{names} {ident if isinstance(ident, str) else ''}"
     if not blob.strip():
         return 0.0
+    weight = _blob_weight(blob)
+    if el.tag in ("article", "main"):
+        weight += 10.0
+    return weight
+
+
+@lru_cache(maxsize=4096)
+def _blob_weight(blob: str) -> float:
+    # Class names repeat within a page and across a site's pages: the regexes run once per distinct name.
     weight = 0.0
     if _NEGATIVE.search(blob):
         weight -= 25.0
     if _POSITIVE.search(blob):
         weight += 25.0
-    if el.tag in ("article", "main"):
-        weight += 10.0
     return weight
 
 

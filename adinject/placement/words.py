@@ -14,7 +14,7 @@ _NON_CJK_WORD = re.compile(rf"[^\s{_CJK}]+")
 
 def count_words(text: str) -> int:
     # str.split runs in C without building match objects: most pages never need the regex.
-    if text.isascii() or _HAS_CJK.search(text) is None:
+    if text.isascii() or max(text) < "\u3040" or _HAS_CJK.search(text) is None:
         return len(text.split())
     cjk = len(_CJK_CHAR.findall(text))
     return len(_NON_CJK_WORD.findall(text)) + (cjk + 1) // 2
