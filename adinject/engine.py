@@ -12,10 +12,13 @@ this visitor and which variant of each A/B unit they see. Everything per respons
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -246,7 +249,8 @@ class Rules:
         time schedules are read at (default: the current time), the same as given to `request_key`."""
         started = time.perf_counter()
         try:
-            plan = self._plan(body, url=url, headers=headers or {}, explain=explain, now=now)
+            with _cyclic_gc_paused():
+                plan = self._plan(body, url=url, headers=headers or {}, explain=explain, now=now)
         except Exception as exc:  # the first law: whatever happens, the page goes out unchanged
             log.exception("adinject: planning failed for %s", url)
             plan = Plan(
@@ -614,6 +618,32 @@ class _GptWiring:
         if not permit.allowed:
             return cls(False, skip=Skip("gpt_csp", f"GPT is not wired: {permit.reason}", unit="gpt"))
         return cls(True, permit.nonce)
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Planning allocates tens of thousands of short-lived, acyclic objects (element wrappers, spans);
+    each allocation burst triggers collections that walk the whole heap, which made a 4.5 MB page cost
+    15 times a 0.5 MB one instead of 9. Reference counting frees them all the same; the cyclic collector
+    is paused while any thread plans and resumes, as it was, when the last one finishes."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _out(result: ApplyResult, index: int) -> int:

@@ -253,3 +253,18 @@ def test_units_with_forms_never_nest_in_a_page_form(tmp_path: Path) -> None:
     result = sneaky.apply(plain, url="/news/a", headers=H, context={"x": Markup("<form></form>")})
     assert result.body == plain
     assert [s.code for s in result.skipped] == ["unsafe"]
+
+
+def test_planning_restores_the_cyclic_collector(tmp_path: Path) -> None:
+    import gc
+
+    rules = simple_rules(tmp_path, PLACE)
+    assert gc.isenabled()
+    rules.apply(article(4), url="/news/a", headers=H)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        rules.apply(article(4), url="/news/a", headers=H)
+        assert not gc.isenabled()  # an app that turned it off keeps it off
+    finally:
+        gc.enable()

@@ -65,13 +65,15 @@ def _link_density(el: Element, text_len: int) -> float:
 
 
 def find_article(
-    paragraphs: Iterable[tuple[Element, str]], ignore: str = "", words_out: dict[Element, int] | None = None
+    paragraphs: Iterable[tuple[Element, str]],
+    ignore: str = "",
+    words_out: dict[Element, tuple[str, int]] | None = None,
 ) -> Element | None:
     """The element most likely to hold the article body, scored from its paragraphs.
 
     Paragraphs the rule would not count (inside a list item, a quote, a figure: `ignore`) do not vote, so
     a list of teasers does not win; a match further up than the grandparent is a layout table, and does.
-    Word counts are left in `words_out` so that counting paragraphs afterwards does not redo them.
+    Texts and word counts are left in `words_out` so that counting paragraphs afterwards does not redo them.
     """
     scores: dict[Element, float] = {}
     qualifying: set[Element] = set()
@@ -80,7 +82,7 @@ def find_article(
     for p, text in paragraphs:
         words = count_words(text)
         if words_out is not None:
-            words_out[p] = words
+            words_out[p] = (text, words)
         if words < _MIN_WORDS:
             continue
         if ignore and _near_match(p, ignore):

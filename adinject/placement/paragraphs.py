@@ -34,7 +34,11 @@ def _inside(inner: Element, outer: Element) -> bool:
 
 
 def collect(
-    container: Element, rule: Rule, words_cache: dict[Element, int] | None = None, *, auto: bool = False
+    container: Element,
+    rule: Rule,
+    words_cache: dict[Element, tuple[str, int]] | None = None,
+    *,
+    auto: bool = False,
 ) -> list[Candidate]:
     """Every element matching `paragraphs` inside the container, each counted or left out with a reason."""
     ignore = ", ".join(rule.ignore_inside)
@@ -42,7 +46,8 @@ def collect(
     wanted = [s.lower() for s in text_filter.contains] if text_filter else []
     unwanted = [s.lower() for s in text_filter.not_contains] if text_filter else []
     out: list[Candidate] = []
-    pairs = [(el, el.text) for el in container.select(rule.paragraphs)]
+    cache = words_cache if words_cache is not None else {}
+    pairs = [(el, got[0] if (got := cache.get(el)) else el.text) for el in container.select(rule.paragraphs)]
     if rule.br_paragraphs and rule.paragraphs.strip() == "p":
         runs = br_runs(container)
         if runs:
@@ -50,8 +55,8 @@ def collect(
             pairs.sort(key=lambda pair: pair[0].position or (0, 0))
     surroundings = _Surroundings(container, ignore, auto)
     for el, text in pairs:
-        cached = words_cache.get(el) if words_cache is not None else None
-        words = count_words(text) if cached is None else cached
+        cached = cache.get(el)
+        words = count_words(text) if cached is None else cached[1]
         reason = surroundings.own(el) or surroundings.above(el.parent)
         if reason is None and _nested_paragraph(el, container, rule.paragraphs):
             reason = "inside another counted paragraph"

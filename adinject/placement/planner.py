@@ -78,7 +78,7 @@ def plan_page(
     for rule in rules:
         trace = RuleTrace(rule=rule.name, matched_url=True)
         plan.traces.append(trace)
-        words_cache: dict[Element, int] = {}
+        words_cache: dict[Element, tuple[str, int]] = {}
         container, found_by = _find_container(doc, rule, words_cache)
         if container is None:
             plan.skipped.append(
@@ -150,7 +150,9 @@ def plan_page(
     return plan
 
 
-def _find_container(doc: Document, rule: Rule, words_cache: dict[Element, int]) -> tuple[Element | None, str]:
+def _find_container(
+    doc: Document, rule: Rule, words_cache: dict[Element, tuple[str, int]]
+) -> tuple[Element | None, str]:
     for selector in rule.containers:
         if selector == AUTO:
             voters = [(el, el.text) for el in doc.select(rule.paragraphs)]
