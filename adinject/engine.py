@@ -42,7 +42,7 @@ from adinject.result import ApplyResult, Insertion, RuleTrace, Skip
 from adinject.splice import splice
 from adinject.targeting.buckets import choose_variant
 from adinject.targeting.conditions import page_failure, page_opt_out, request_failure, uses_request
-from adinject.targeting.facts import RequestFacts, request_facts
+from adinject.targeting.facts import RequestFacts, header, request_facts
 from adinject.units import promotions as house
 from adinject.units.environment import environment
 from adinject.units.fragment import FragmentError, check_fragment
@@ -285,7 +285,7 @@ class Rules:
         skipped = list(outcome.skipped)
         if not outcome.rules:
             return dataclasses.replace(base, skipped=tuple(skipped))
-        content_type = _header(headers, "content-type")
+        content_type = header(headers, "content-type")
         sniffed = sniff(body, content_type)
         if sniffed.source == "default" and _undeclared_utf8(body):
             # Nothing declares the encoding: browsers then detect it from the bytes, and a page that is
@@ -677,15 +677,6 @@ def _undeclared_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        for key, val in headers.items():
-            if key.lower() == name:
-                return val
-    return value
 
 
 def _with_duration(plan: Plan, started: float) -> Plan:

@@ -75,132 +75,31 @@ P_CLOSERS = frozenset(
     }
 )
 
-# A unit may not become a child of these. Some change the insertion mode (tables, select, templates,
-# foreign content), some hold raw text in a browser (noscript with scripting on), some would be split
-# or re-parented by the parser (p, a, buttons, formatting elements), and some are replaced content
-# where a block makes no sense (picture, video, figure).
-UNSAFE_PARENTS = (
-    frozenset(
-        {
-            "table",
-            "tbody",
-            "thead",
-            "tfoot",
-            "tr",
-            "colgroup",
-            "col",
-            "select",
-            "option",
-            "optgroup",
-            "datalist",
-            "selectedcontent",
-            "template",
-            "svg",
-            "math",
-            "noscript",
-            "noembed",
-            "noframes",
-            "iframe",
-            "textarea",
-            "title",
-            "style",
-            "script",
-            "xmp",
-            "plaintext",
-            "p",
-            "button",
-            "ruby",
-            "rb",
-            "rt",
-            "rp",
-            "rtc",
-            "head",
-            "html",
-            "frameset",
-            "label",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "picture",
-            "video",
-            "audio",
-            "canvas",
-            "map",
-            "figure",
-            "summary",
-            "ul",
-            "ol",
-            "dl",
-            "menu",
-            "dir",
-            "hgroup",
-            "pre",
-            "listing",
-            "object",
-            "applet",
-            "marquee",
-            "embed",
-            "span",
-        }
-    )
-    | FORMATTING
-)
-
 # No ancestor of a unit may be one of these: they change the parser's insertion mode or tokenizer state,
 # keep formatting elements active (which would be reconstructed inside the unit), or are not rendered as
 # ordinary flow content. Above a table cell the check stops: the cell's marker shields what is outside.
 UNSAFE_ANCESTORS = (
     frozenset(
         {
-            "table",
-            "tbody",
-            "thead",
-            "tfoot",
-            "tr",
-            "colgroup",
-            "select",
-            "option",
-            "optgroup",
-            "datalist",
-            "selectedcontent",
-            "template",
-            "svg",
-            "math",
-            "noscript",
-            "noembed",
-            "noframes",
-            "iframe",
-            "textarea",
-            "title",
-            "style",
-            "script",
-            "xmp",
-            "plaintext",
-            "p",
-            "button",
-            "ruby",
-            "rb",
-            "rt",
-            "rp",
-            "rtc",
-            "head",
-            "frameset",
-            "object",
-            "applet",
-            "marquee",
-            "picture",
-            "video",
-            "audio",
-            "canvas",
-            "map",
-            "label",
-            "summary",
+            # tables (foster parenting), select, templates and foreign content change the insertion mode
+            *("table", "tbody", "thead", "tfoot", "tr", "colgroup", "select", "option", "optgroup"),
+            *("datalist", "selectedcontent", "template", "svg", "math", "head", "frameset"),
+            # raw text in a browser (noscript with scripting on), and replaced or interactive content
+            *("noscript", "noembed", "noframes", "iframe", "textarea", "title", "style", "script", "xmp"),
+            *("plaintext", "p", "button", "label", "summary", "ruby", "rb", "rt", "rp", "rtc"),
+            *("object", "applet", "marquee", "picture", "video", "audio", "canvas", "map"),
         }
     )
     | FORMATTING
+)
+
+# A unit may not become a child of these either: block content that a browser would accept there but that
+# breaks the page's own structure (lists, headings, preformatted text, inline containers).
+UNSAFE_PARENTS = UNSAFE_ANCESTORS | frozenset(
+    {
+        *("col", "html", "embed", "span", "figure", "hgroup", "pre", "listing"),
+        *("ul", "ol", "dl", "menu", "dir", "h1", "h2", "h3", "h4", "h5", "h6"),
+    }
 )
 
 CELLS = frozenset({"td", "th", "caption"})
