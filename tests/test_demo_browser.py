@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from examples.newsroom import create_app
 from examples.newsroom.content import SEED_SLUG, SEED_TEXT, newsroom
-from tests.loopback import loopback_socket
+from tests.loopback import serving
 
 pytestmark = pytest.mark.browser
 
@@ -297,19 +296,8 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def demo_url() -> Iterator[str]:
     """The demo, served by uvicorn on a free loopback port in a background thread."""
-    sock = loopback_socket()  # with TCP_NODELAY: no ~40 ms Nagle delay per response
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="demo-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the demo server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(create_app(), "demo-server") as url:  # TCP_NODELAY: no ~40 ms Nagle delay per response
+        yield url
 
 
 @pytest.fixture(scope="module")

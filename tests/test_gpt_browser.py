@@ -13,14 +13,11 @@ Reuses the DevTools-over-pipe client of tests/test_demo_browser.py; skips, with 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -31,10 +28,9 @@ from adinject import AdInjectMiddleware
 from adinject.engine import Rules, load_rules
 from examples.newsroom import create_app
 from examples.newsroom.content import newsroom
-from tests.loopback import loopback_socket
+from tests.loopback import serving
 from tests.test_demo_browser import (
     MEASURE_UNITS,
-    TIMEOUT,
     DevTools,
     Tab,
     check_units,
@@ -161,19 +157,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = Starlette(
         routes=[Route(STUB_URL, stub), Mount("/extra", extra_app(rules)), Mount("/", create_app(rules))]
     )
-    sock = loopback_socket()  # with TCP_NODELAY: no ~40 ms Nagle delay per response
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="gpt-site", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test site did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(app, "gpt-site") as url:  # TCP_NODELAY: no ~40 ms Nagle delay per response
+        yield url
 
 
 @pytest.fixture(scope="module")
