@@ -261,3 +261,34 @@ def test_unsafe_places_are_refused_with_reasons(tmp_path: Path) -> None:
         elif expected:
             assert not result.insertions
             assert expected in reasons
+
+
+def test_auto_takes_a_marked_article_body_at_its_word_only_when_it_holds_most_paragraphs(
+    tmp_path: Path,
+) -> None:
+    text = """\
+units:
+  ad:
+    html: '<div class="ad" id="{{ slot.id }}">AD after {{ slot.paragraph }}</div>'
+rules:
+  - name: r
+    container: auto
+    place: [{unit: ad, after_paragraph: 1}]
+"""
+    rules = rules_from(tmp_path, text)
+    body = "".join(
+        f"<p>Story paragraph {i} has plenty of words to count as prose here.</p>" for i in range(1, 7)
+    )
+    teasers = "".join(
+        f"<p>Teaser {i} with enough words to look like a paragraph too.</p>" for i in range(1, 4)
+    )
+    page = (
+        f'<body><div class="sidebar">{teasers}</div><div itemprop="articleBody">{body}</div></body>'.encode()
+    )
+    result = rules.apply(page, url="/x", headers=H, explain=True)
+    assert result.traces[0].container == "auto"
+    assert b'Story paragraph 1 has plenty of words to count as prose here.</p><div class="ad"' in result.body
+    # the marked element holding a minority of the paragraphs is not trusted blindly: scoring decides
+    small = f'<body><div itemprop="articleBody"><p>Lead only, one paragraph of words here.</p></div><main>{body}{teasers}</main></body>'.encode()
+    result = rules.apply(small, url="/x", headers=H)
+    assert b"Story paragraph 1 has plenty of words to count as prose here.</p><div" in result.body

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from turbohtml import Document, Element
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
-from adinject.placement.container import find_article
+from adinject.placement.container import find_article, marked_article
 from adinject.placement.paragraphs import Candidate, br_runs, collect
 from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem
 from adinject.placement.words import first_words
@@ -155,6 +155,9 @@ def _find_container(
 ) -> tuple[Element | None, str]:
     for selector in rule.containers:
         if selector == AUTO:
+            marked = marked_article(doc, rule.paragraphs)
+            if marked is not None:
+                return marked, AUTO
             voters = [(el, el.text) for el in doc.select(rule.paragraphs)]
             if rule.br_paragraphs and rule.paragraphs.strip() == "p" and doc.root is not None:
                 voters.extend(br_runs(doc.root))
