@@ -621,6 +621,7 @@ class _GptWiring:
 
 
 _gc_lock = threading.Lock()
+_GC_VALVE = 50_000  # allocations since the last young collection
 _gc_holders = 0
 _gc_was_enabled = False
 
@@ -644,6 +645,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
             _gc_holders -= 1
             if _gc_holders == 0 and _gc_was_enabled:
                 gc.enable()
+            elif _gc_holders > 0 and _gc_was_enabled and gc.get_count()[0] > _GC_VALVE:
+                # Plans overlapping without a gap (big pages in worker threads under load) would keep the
+                # collector off for good; collect the young generation now and then so the app's own
+                # cyclic garbage cannot pile up.
+                gc.collect(0)
 
 
 def _out(result: ApplyResult, index: int) -> int:
