@@ -51,6 +51,10 @@ from adinject.units.render import render_unit, slot_id
 log = logging.getLogger("adinject")
 
 
+# What rendering a plan gives: the bytes to insert at input offsets, the insertions, everything skipped.
+_Rendered = tuple[list[tuple[int, bytes]], list[Insertion], list[Skip]]
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedUnit:
     offset: int  # byte offset in the input
@@ -63,6 +67,10 @@ class PlannedUnit:
     implied_close: bool
     form_ok: bool
     variant: str = ""  # the A/B variant this visitor sees ("" for a unit without variants)
+
+    def skip(self, code: str, reason: str) -> Skip:
+        """Why this planned unit did not land, attributed to its rule, unit and paragraph."""
+        return Skip(code, reason, self.rule, self.unit, self.paragraph)
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,17 +422,13 @@ class Rules:
         # no GPT script needs this response's nonce, the rendered chunks are the same every time: render
         # them once, keep them with the plan, and only splice them into this request's body.
         if plan.head is not None or any(u.unit in self._per_request_units for u in plan.units):
-            return self._realize(plan, body, context, policies)
-        kept = plan.rendered.get("chunks")
-        if kept is None:
-            first = self._realize(plan, body, context, policies)
-            chunks = [
-                (i.offset, first.body[_out(first, n) : _out(first, n) + i.length])
-                for n, i in enumerate(first.insertions)
-            ]
-            plan.rendered["chunks"] = (chunks, first.insertions, first.skipped)
-            return first
-        chunks, insertions, skipped = kept
+            rendered = self._render(plan, context, policies)
+        else:
+            kept: _Rendered | None = plan.rendered.get("units")
+            if kept is None:
+                kept = plan.rendered["units"] = self._render(plan, context, policies)
+            rendered = kept
+        chunks, insertions, skipped = rendered
         return ApplyResult(
             splice(body, chunks),
             list(insertions),
@@ -433,14 +437,12 @@ class Rules:
             list(plan.traces),
         )
 
-    def _realize(
-        self, plan: Plan, body: bytes, context: Mapping[str, Any], policies: list[str]
-    ) -> ApplyResult:
+    def _render(self, plan: Plan, context: Mapping[str, Any], policies: list[str]) -> _Rendered:
+        """The bytes to insert (with their input offsets), the insertions, and everything skipped."""
         skipped = list(plan.skipped)
         sniffed = plan.sniffed
-        name = sniffed.name if sniffed is not None else None
         if not plan.units or sniffed is None or plan.page is None:
-            return ApplyResult(body, [], skipped, name, list(plan.traces))
+            return [], [], skipped
         gpt = _GptWiring.decide(plan, policies, self.settings)
         if gpt.skip is not None:
             skipped.append(gpt.skip)
@@ -450,9 +452,7 @@ class Rules:
         for pu in plan.units:
             compiled = self.compiled.units.get(pu.unit)
             if compiled is None:
-                skipped.append(
-                    Skip("no_unit", f"unit '{pu.unit}' is not defined", pu.rule, pu.unit, pu.paragraph)
-                )
+                skipped.append(pu.skip("no_unit", f"unit '{pu.unit}' is not defined"))
                 continue
             made = self._unit_markup(pu, compiled, plan.page, context, gpt)
             if isinstance(made, Skip):
@@ -464,37 +464,20 @@ class Rules:
             try:
                 fragment = check_fragment(markup)
             except FragmentError as exc:
-                skipped.append(
-                    Skip(
-                        "bad_markup",
-                        f"the unit's markup is unsafe to insert: {exc}",
-                        pu.rule,
-                        pu.unit,
-                        pu.paragraph,
-                    )
-                )
+                skipped.append(pu.skip("bad_markup", f"the unit's markup is unsafe to insert: {exc}"))
                 continue
             if pu.implied_close and not fragment.closes_p:
                 skipped.append(
-                    Skip(
+                    pu.skip(
                         "unsafe",
                         "the paragraph has no </p> and the unit does not start with a "
                         "block element that would close it",
-                        pu.rule,
-                        pu.unit,
-                        pu.paragraph,
                     )
                 )
                 continue
             if fragment.has_form and not pu.form_ok:
                 skipped.append(
-                    Skip(
-                        "unsafe",
-                        "the unit has a <form> and the page has an open <form> there",
-                        pu.rule,
-                        pu.unit,
-                        pu.paragraph,
-                    )
+                    pu.skip("unsafe", "the unit has a <form> and the page has an open <form> there")
                 )
                 continue
             data = encode_fragment(fragment.markup, sniffed)
@@ -528,7 +511,7 @@ class Rules:
             insertions.insert(
                 0, Insertion(plan.head.offset, len(data), "gpt", "", None, "", "head", plan.head.where)
             )
-        return ApplyResult(splice(body, chunks), insertions, skipped, name, list(plan.traces))
+        return chunks, insertions, skipped
 
     def _unit_markup(
         self,
@@ -545,12 +528,9 @@ class Rules:
         if spec.promotions is not None:
             items = house.choose(compiled.promotions, page.meta_all, spec.promotions.count)
             if not items:
-                return Skip(
+                return pu.skip(
                     "no_promotion",
                     f"no promotion in {spec.promotions.file} suits this page's section or tags",
-                    pu.rule,
-                    pu.unit,
-                    pu.paragraph,
                 )
         sid = slot_id(pu.unit, pu.number)
         try:
@@ -566,10 +546,10 @@ class Rules:
                 promotions=items,
             )
         except Exception as exc:  # a template error skips this unit, never the page
-            return Skip("render_failed", f"the template failed: {exc}", pu.rule, pu.unit, pu.paragraph)
+            return pu.skip("render_failed", f"the template failed: {exc}")
         if not markup.strip():
             # A template may decide to show nothing (no related article for this page): not an error.
-            return Skip("empty", "the unit rendered no markup for this page", pu.rule, pu.unit, pu.paragraph)
+            return pu.skip("empty", "the unit rendered no markup for this page")
         if spec.gpt is None:
             return markup, None, None
         script = display_script(sid, prebid=bool(spec.gpt.prebid), nonce=gpt.nonce) if gpt.enabled else None
@@ -577,7 +557,7 @@ class Rules:
             wired_markup = wire_slot(markup, sid, min_height=spec.gpt.min_height, script=script)
         except SlotError as exc:
             # The unit still goes in as its template wrote it; GPT just cannot fill it.
-            note = Skip("gpt_slot", f"the slot is not wired for GPT: {exc}", pu.rule, pu.unit, pu.paragraph)
+            note = pu.skip("gpt_slot", f"the slot is not wired for GPT: {exc}")
             return markup, None, note
         return wired_markup, WiredSlot(sid, spec.gpt) if gpt.enabled else None, None
 
@@ -650,11 +630,6 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 # collector off for good; collect the young generation now and then so the app's own
                 # cyclic garbage cannot pile up.
                 gc.collect(0)
-
-
-def _out(result: ApplyResult, index: int) -> int:
-    """Where insertion `index` starts in the output: its input offset plus what was inserted before it."""
-    return result.insertions[index].offset + sum(i.length for i in result.insertions[:index])
 
 
 def _may_hold_form(unit: CompiledUnit) -> bool:
