@@ -14,8 +14,9 @@ from typing import Any
 import html5lib
 import pytest
 
-from adinject.engine import Rules, load_rules
+from adinject.engine import Rules
 from tests.corpus import AUTO_RULES, READABILITY, readability_pages, require
+from tests.engine_helpers import rules_from
 
 # The judge's own, plain notion of a word (a run of letters or digits), independent of the engine's.
 WORD = re.compile(r"\w+")
@@ -48,9 +49,7 @@ def _text(el: object) -> str:
 
 @pytest.fixture(scope="module")
 def auto_rules(tmp_path_factory: pytest.TempPathFactory) -> Rules:
-    folder = tmp_path_factory.mktemp("auto")
-    (folder / "auto.yaml").write_text(AUTO_RULES)
-    return load_rules(folder)
+    return rules_from(tmp_path_factory.mktemp("auto"), AUTO_RULES)
 
 
 def _text_before(unit: Any, parent: Any) -> str:

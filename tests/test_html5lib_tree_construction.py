@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from adinject.engine import Rules, load_rules
+from adinject.engine import Rules
 from tests.corpus import TREE_CONSTRUCTION, require
+from tests.engine_helpers import rules_from
 from tests.first_law import TEST_UNIT, check_first_law
 
 TAGS = [
@@ -106,9 +107,7 @@ DOCS = documents()
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory: pytest.TempPathFactory) -> Rules:
-    folder = tmp_path_factory.mktemp("everywhere")
-    (folder / "r.yaml").write_text(EVERYWHERE)
-    return load_rules(folder)
+    return rules_from(tmp_path_factory.mktemp("everywhere"), EVERYWHERE)
 
 
 @pytest.mark.corpus
