@@ -48,6 +48,15 @@ class PagePlan:
 
 
 @dataclass(slots=True)
+class _PageState:
+    """What every rule on the page shares: the boundaries taken (offset -> rule) and the unit count."""
+
+    cap: int | None
+    taken: dict[int, str] = field(default_factory=dict)
+    units: int = 0
+
+
+@dataclass(slots=True)
 class _RuleState:
     rule: Rule
     counted: list[Candidate]
@@ -72,9 +81,7 @@ def plan_page(
     and any other unit that renders a form after all is refused at render time."""
     plan = PagePlan()
     hazards = Hazards(doc)
-    taken: dict[int, str] = {}
-    page_units = 0
-    page_cap = settings.max_units_per_page
+    page = _PageState(cap=settings.max_units_per_page)
     for rule in rules:
         trace = RuleTrace(rule=rule.name, matched_url=True)
         plan.traces.append(trace)
@@ -113,39 +120,11 @@ def plan_page(
             continue
         state = _RuleState(rule, counted, prefix, {}, hazards, form_units)
         for placement in rule.place:
-            for skip_or_slot in _place(state, placement, container, taken):
+            for skip_or_slot in _place(state, placement, container, page):
                 if isinstance(skip_or_slot, Skip):
                     plan.skipped.append(skip_or_slot)
-                    continue
-                slot = skip_or_slot
-                if page_cap is not None and page_units >= page_cap:
-                    plan.skipped.append(
-                        Skip(
-                            "page_max",
-                            f"the page already has max_units_per_page ({page_cap}) units",
-                            rule.name,
-                            placement.unit,
-                            slot.paragraph,
-                        )
-                    )
-                    continue
-                if rule.max_units is not None and state.units >= rule.max_units:
-                    plan.skipped.append(
-                        Skip(
-                            "rule_max",
-                            f"the rule already placed max_units ({rule.max_units})",
-                            rule.name,
-                            placement.unit,
-                            slot.paragraph,
-                        )
-                    )
-                    continue
-                taken[slot.offset] = rule.name
-                state.units += 1
-                page_units += 1
-                if slot.paragraph is not None:
-                    state.placed.append(slot.paragraph)
-                plan.slots.append(slot)
+                else:
+                    plan.slots.append(skip_or_slot)
     plan.slots.sort(key=lambda s: s.offset)
     return plan
 
@@ -227,16 +206,15 @@ def targets_for(placement: Placement, n: int) -> list[int]:
 
 
 def _place(
-    state: _RuleState, placement: Placement, container: Element, taken: dict[int, str]
+    state: _RuleState, placement: Placement, container: Element, page: _PageState
 ) -> list[Skip | Slot]:
     rule = state.rule
     n = len(state.counted)
     out: list[Skip | Slot] = []
     if placement.after_anchor is not None:
-        return _place_anchor(state, placement, container, taken)
+        return _place_anchor(state, placement, container, page)
     limit = placement.max
     placed_here = 0
-    last = 0
     requested = targets_for(placement, n)
     if not requested:
         out.append(
@@ -272,33 +250,44 @@ def _place(
             # this keeps thousands of targets on a page with no safe boundary linear.
             out.append(Skip(exhausted.code, exhausted.reason, rule.name, placement.unit, target))
             continue
-        found = _search(state, placement, target, last, taken)
+        found = _search(state, placement, target, page.taken)
         if isinstance(found, Skip):
             out.append(found)
             if placement.shift == "down" and found.code != "shift_limit":
                 exhausted = found
             continue
         k, boundary, note = found
-        last = k
-        placed_here += 1
-        out.append(
-            Slot(
-                boundary.offset,
-                placement.unit,
-                rule.name,
-                k,
-                "paragraph",
-                note,
-                boundary.implied_close,
-                placement.unit in state.form_units and _form_ok(boundary, state.hazards),
-            )
+        slot = Slot(
+            boundary.offset,
+            placement.unit,
+            rule.name,
+            k,
+            "paragraph",
+            note,
+            boundary.implied_close,
+            placement.unit in state.form_units and _form_ok(boundary, state.hazards),
         )
-        state.placed.append(k)  # provisional, so spacing within one placement holds; plan_page dedups
-    # plan_page appends again: drop the provisional entries to keep one per slot
-    for item in out:
-        if isinstance(item, Slot) and item.paragraph is not None:
-            state.placed.remove(item.paragraph)
+        committed = _commit(state, page, slot)
+        placed_here += committed is slot
+        out.append(committed)
     return out
+
+
+def _commit(state: _RuleState, page: _PageState, slot: Slot) -> Skip | Slot:
+    """Take the slot for the page, or say which cap (page-wide, then the rule's) keeps it out."""
+    rule = state.rule
+    if page.cap is not None and page.units >= page.cap:
+        reason = f"the page already has max_units_per_page ({page.cap}) units"
+        return Skip("page_max", reason, rule.name, slot.unit, slot.paragraph)
+    if rule.max_units is not None and state.units >= rule.max_units:
+        reason = f"the rule already placed max_units ({rule.max_units})"
+        return Skip("rule_max", reason, rule.name, slot.unit, slot.paragraph)
+    page.taken[slot.offset] = rule.name
+    page.units += 1
+    state.units += 1
+    if slot.paragraph is not None:
+        state.placed.append(slot.paragraph)
+    return slot
 
 
 def _form_ok(boundary: Boundary, hazards: Hazards) -> bool:
@@ -306,7 +295,7 @@ def _form_ok(boundary: Boundary, hazards: Hazards) -> bool:
 
 
 def _search(
-    state: _RuleState, placement: Placement, target: int, last: int, taken: dict[int, str]
+    state: _RuleState, placement: Placement, target: int, taken: dict[int, str]
 ) -> tuple[int, Boundary, str] | Skip:
     rule = state.rule
     n = len(state.counted)
@@ -323,7 +312,7 @@ def _search(
                 placement.unit,
                 target,
             )
-        problem = _position_problem(state, placement, k, last)
+        problem = _position_problem(state, placement, k)
         if problem is None:
             got = _boundary(state, k)
             if isinstance(got, str):
@@ -357,7 +346,7 @@ def _search(
     return Skip(code, reason, rule.name, placement.unit, target)
 
 
-def _position_problem(state: _RuleState, placement: Placement, k: int, last: int) -> tuple[str, str] | None:
+def _position_problem(state: _RuleState, placement: Placement, k: int) -> tuple[str, str] | None:
     rule = state.rule
     n = len(state.counted)
     if k <= rule.skip_first:
@@ -444,7 +433,7 @@ def _last_element_child(el: Element) -> Element | None:
 
 
 def _place_anchor(
-    state: _RuleState, placement: Placement, container: Element, taken: dict[int, str]
+    state: _RuleState, placement: Placement, container: Element, page: _PageState
 ) -> list[Skip | Slot]:
     anchor = placement.after_anchor
     assert anchor is not None
@@ -493,30 +482,30 @@ def _place_anchor(
             )
             continue
         paragraph = bisect_right(starts, got.offset)
-        problem = _position_problem(state, placement, paragraph, 0) if paragraph >= 1 else None
+        problem = _position_problem(state, placement, paragraph) if paragraph >= 1 else None
         if problem is None:
             nxt = _next_element(got.after)
             sel = ", ".join(placement.keep_away_from)
             if sel and nxt is not None and nxt.matches(sel):
                 problem = ("keep_away", f"the anchor is followed by <{nxt.tag}> (keep_away_from)")
-            elif got.offset in taken:
-                problem = ("taken", f"the boundary is taken by rule '{taken[got.offset]}'")
+            elif got.offset in page.taken:
+                problem = ("taken", f"the boundary is taken by rule '{page.taken[got.offset]}'")
         if problem is not None:
             out.append(Skip(problem[0], problem[1], rule.name, placement.unit, paragraph or None))
             continue
-        placed_here += 1
-        out.append(
-            Slot(
-                got.offset,
-                placement.unit,
-                rule.name,
-                paragraph or None,
-                anchor.selector,
-                f"after '{anchor.selector}' #{nth}",
-                got.implied_close,
-                placement.unit in state.form_units and _form_ok(got, state.hazards),
-            )
+        slot = Slot(
+            got.offset,
+            placement.unit,
+            rule.name,
+            paragraph or None,
+            anchor.selector,
+            f"after '{anchor.selector}' #{nth}",
+            got.implied_close,
+            placement.unit in state.form_units and _form_ok(got, state.hazards),
         )
+        committed = _commit(state, page, slot)
+        placed_here += committed is slot
+        out.append(committed)
     return out
 
 
