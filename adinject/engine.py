@@ -95,7 +95,6 @@ class Plan:
     sniffed: Sniffed | None = None
     rules_version: str = ""
     duration_ms: float = 0.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
     request_key: tuple[str, ...] = ()  # what `Rules.request_key` gave for the request this plan was made for
     reads: frozenset[str] = frozenset()  # request headers this page's output depends on (for Vary)
     head: HeadPlan | None = None  # set when a planned unit has `gpt`

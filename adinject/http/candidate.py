@@ -44,10 +44,6 @@ def refusal(start: Message, path: str, matches_url: Callable[[str], bool]) -> st
     return None
 
 
-def is_candidate(start: Message, path: str, matches_url: Callable[[str], bool]) -> bool:
-    return refusal(start, path, matches_url) is None
-
-
 def cache_directives(values: Iterable[str]) -> frozenset[str]:
     """Directive names of Cache-Control header lines: split on commas, never substring-matched."""
     return frozenset(

@@ -52,10 +52,6 @@ class Corrupt(DecodeError):
     """The body is not valid in its declared coding (truncated, garbage, trailing junk)."""
 
 
-def brotli_available() -> bool:
-    return _brotli is not None
-
-
 def content_coding(values: Iterable[str]) -> str | None:
     """The one coding to undo, from the Content-Encoding header lines.
 

@@ -208,36 +208,6 @@ _INLINE = frozenset(
 )
 
 
-_NOT_RUN_PARENTS = _INLINE | {
-    "p",
-    "li",
-    "td",
-    "th",
-    "pre",
-    "address",
-    "dd",
-    "dt",
-    "caption",
-    "label",
-    "button",
-}
-_OVERLAY = re.compile(r"modal|popup|dialog|tooltip|overlay|lightbox", re.I)
-
-
-def _overlay(el: Element) -> bool:
-    # Line-broken text inside a pop-up (a sign-up modal, a tooltip) is not part of the article.
-    walker: Element | None = el
-    for _ in range(4):
-        if walker is None:
-            return False
-        cls = walker.attrs.get("class")
-        if isinstance(cls, list) and _OVERLAY.search(" ".join(cls)):
-            return True
-        parent = walker.parent
-        walker = parent if isinstance(parent, Element) else None
-    return False
-
-
 def br_runs(container: Element) -> list[tuple[Element, str]]:
     """Runs of text ended by a blank line (<br><br>), each as (the <br> that ends it, its text).
 

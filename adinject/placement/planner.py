@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from turbohtml import Document, Element
@@ -74,7 +74,6 @@ def plan_page(
     settings: Settings,
     *,
     explain: bool = False,
-    selector_for: Callable[[Element], str] | None = None,
     form_units: frozenset[str] = frozenset(),
 ) -> PagePlan:
     """`form_units`: units whose markup may hold a <form>; only their boundaries pay for the form check,
