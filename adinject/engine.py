@@ -34,7 +34,7 @@ from adinject.gpt.slot import SlotError, wire_slot
 from adinject.language.globs import PathMatcher
 from adinject.language.loader import CompiledRules, CompiledUnit, load_rule_set
 from adinject.language.schema import Rule, Settings, When
-from adinject.page.encoding import Sniffed, decode, encode_fragment, sniff
+from adinject.page.encoding import Sniffed, encode_fragment, sniff, sniff_and_decode
 from adinject.page.offsets import OffsetMap
 from adinject.placement.page_model import PageInfo, opted_out, page_info, parse_text
 from adinject.placement.planner import plan_page
@@ -67,6 +67,11 @@ class PlannedUnit:
     implied_close: bool
     form_ok: bool
     variant: str = ""  # the A/B variant this visitor sees ("" for a unit without variants)
+
+    @property
+    def slot_key(self) -> tuple[str, str, int, int | None, str]:
+        """Everything a template reading only `slot` can see of this slot."""
+        return (self.unit, self.variant, self.number, self.paragraph, self.rule)
 
     def skip(self, code: str, reason: str) -> Skip:
         """Why this planned unit did not land, attributed to its rule, unit and paragraph."""
@@ -137,9 +142,22 @@ class Rules:
             rule.when is not None and rule.when.schedule is not None for rule, _ in self._active
         )
         self._form_units = frozenset(name for name, unit in compiled.units.items() if _may_hold_form(unit))
+        names = {name: _template_names(unit) for name, unit in compiled.units.items()}
         # Units whose templates read `context` render per request; the others render once per plan.
-        self._per_request_units = frozenset(
-            name for name, unit in compiled.units.items() if _reads_context(unit)
+        self._per_request_units = frozenset(name for name in compiled.units if "context" in names[name])
+        # Units whose markup follows from the slot alone (not the page, the request or a data file): their
+        # rendered markup is remembered by slot, since every page has a slot 1, 2, 3 of each.
+        self._static_units = frozenset(
+            name
+            for name, unit in compiled.units.items()
+            if names[name] <= {"slot"} and unit.spec.promotions is None and unit.spec.gpt is None
+        )
+        self._static_markup: dict[tuple[str, str, int, int | None, str], _Made] = {}
+        # Whether anything reads the page's title or meta tags: if not, planning does not collect them.
+        self._reads_page = bool(self.settings.opt_out.meta) or any(
+            (rule.when is not None and bool(rule.when.meta or rule.when.exclude_meta))
+            or any(_unit_reads_page(compiled.units.get(p.unit), names) for p in rule.place)
+            for rule, _ in self._active
         )
         self._targeted = any(
             uses_request(rule.when) or any(self._has_variants(p.unit) for p in rule.place)
@@ -293,12 +311,8 @@ class Rules:
         if not outcome.rules:
             return dataclasses.replace(base, skipped=tuple(skipped))
         content_type = header(headers, "content-type")
-        sniffed = sniff(body, content_type)
-        if sniffed.source == "default" and _undeclared_utf8(body):
-            # Nothing declares the encoding: browsers then detect it from the bytes, and a page that is
-            # valid UTF-8 with non-ASCII characters is read as UTF-8 (windows-1252 would be mojibake).
-            sniffed = sniff(body, None, default="utf-8")
-        if sniffed.codec is None or not sniffed.ascii_compatible:
+        sniffed, text = sniff_and_decode(body, content_type)
+        if text is None:
             skipped.append(
                 Skip(
                     "encoding",
@@ -306,9 +320,8 @@ class Rules:
                 )
             )
             return dataclasses.replace(base, skipped=tuple(skipped), sniffed=sniffed)
-        text = decode(body, sniffed)
         doc = parse_text(text)
-        info = page_info(doc, path)
+        info = page_info(doc, path, full=self._reads_page)
         page_out = (
             'the page has <meta name="adinject" content="off">'
             if opted_out(info)
@@ -329,7 +342,7 @@ class Rules:
         if not rules:
             return dataclasses.replace(base, skipped=tuple(skipped), page=info, sniffed=sniffed)
         page_plan = plan_page(doc, rules, self.settings, explain=explain, form_units=self._form_units)
-        offset_map = OffsetMap(text, sniffed)
+        offset_map = OffsetMap(text, sniffed, body)
         offsets = offset_map.to_bytes([s.offset for s in page_plan.slots])
         counts: dict[str, int] = {}
         units: list[PlannedUnit] = []
@@ -453,7 +466,13 @@ class Rules:
             if compiled is None:
                 skipped.append(pu.skip("no_unit", f"unit '{pu.unit}' is not defined"))
                 continue
-            made = self._unit_markup(pu, compiled, plan.page, context, gpt)
+            made = self._static_markup.get(pu.slot_key) if pu.unit in self._static_units else None
+            if made is None:
+                made = self._unit_markup(pu, compiled, plan.page, context, gpt)
+                if pu.unit in self._static_units:
+                    if len(self._static_markup) >= _STATIC_MARKUP_LIMIT:
+                        self._static_markup.clear()
+                    self._static_markup[pu.slot_key] = made
             if isinstance(made, Skip):
                 skipped.append(made)
                 continue
@@ -519,7 +538,7 @@ class Rules:
         page: PageInfo,
         context: Mapping[str, Any],
         gpt: _GptWiring,
-    ) -> tuple[str, WiredSlot | None, Skip | None] | Skip:
+    ) -> _Made:
         """The unit's markup for this slot, the GPT slot it wires (if any), and a note when its wiring failed;
         or the Skip that keeps the unit out."""
         spec = compiled.spec
@@ -636,27 +655,29 @@ def _may_hold_form(unit: CompiledUnit) -> bool:
     return any("<form" in src.lower() for src in sources)
 
 
-def _reads_context(unit: CompiledUnit) -> bool:
+_Made = tuple[str, WiredSlot | None, Skip | None] | Skip
+_STATIC_MARKUP_LIMIT = 4096
+
+
+def _template_names(unit: CompiledUnit) -> frozenset[str]:
+    """The variables the unit's templates (every variant's) read."""
     sources = [unit.spec.html or ""]
     if unit.spec.variants:
         sources.extend(v.html for v in unit.spec.variants.values())
     env = environment()
-    return any("context" in jinja2.meta.find_undeclared_variables(env.parse(src)) for src in sources)
+    return frozenset().union(*(jinja2.meta.find_undeclared_variables(env.parse(src)) for src in sources))
+
+
+def _unit_reads_page(unit: CompiledUnit | None, names: Mapping[str, frozenset[str]]) -> bool:
+    # Promotions are chosen by the page's section and tags; GPT targeting sends them too.
+    if unit is None:
+        return False
+    return "page" in names[unit.name] or unit.spec.promotions is not None or unit.spec.gpt is not None
 
 
 def load_rules(path: str | os.PathLike[str]) -> Rules:
     """Load and validate a rules folder (or one file). Raises RulesError listing every problem."""
     return Rules(load_rule_set(path))
-
-
-def _undeclared_utf8(body: bytes) -> bool:
-    if body.isascii():
-        return False
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _with_duration(plan: Plan, started: float) -> Plan:

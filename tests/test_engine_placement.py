@@ -292,3 +292,30 @@ rules:
     small = f'<body><div itemprop="articleBody"><p>Lead only, one paragraph of words here.</p></div><main>{body}{teasers}</main></body>'.encode()
     result = rules.apply(small, url="/x", headers=H)
     assert b"Story paragraph 1 has plenty of words to count as prose here.</p><div" in result.body
+
+
+def test_marked_article_is_an_ancestor_of_the_middle_paragraph(tmp_path: Path) -> None:
+    from turbohtml import parse
+
+    from adinject.placement.container import marked_article
+
+    story = "".join(f"<p>Story {i} words words words words words.</p>" for i in range(1, 9))
+    teaser = "<article class=teaser><p>Teaser one.</p><p>Teaser two.</p></article>"
+    # An <article> teaser earlier in the page does not hide the story's own <article>...
+    doc = parse(f"<body>{teaser}<article id=story>{story}</article></body>")
+    found = marked_article(doc, "p")
+    assert found is not None and found.attrs.get("id") == "story"
+    # ...nested marked elements give the innermost that holds enough, and the selectors keep their order
+    # (articleBody before CMS classes before <article>)...
+    doc = parse(
+        f"<body><article id=outer><div class=entry-content id=cls>"
+        f"<div itemprop=articleBody id=inner>{story}</div></div></article></body>"
+    )
+    found = marked_article(doc, "p")
+    assert found is not None and found.attrs.get("id") == "inner"
+    doc = parse(f"<body><article id=outer><div class=post-body id=cls>{story}</div></article></body>")
+    found = marked_article(doc, "p")
+    assert found is not None and found.attrs.get("id") == "cls"
+    # ...and one holding too few of the page's paragraphs is not taken.
+    doc = parse(f"<body><article>{story[:200]}</article><div>{story}</div></body>")
+    assert marked_article(doc, "p") is None

@@ -37,6 +37,37 @@ def test_template_variables(tmp_path: Path) -> None:
     assert b'data-ctx="gold"' in result.body
 
 
+def test_rendered_markup_is_reused_only_where_the_slot_decides_it(tmp_path: Path) -> None:
+    # Units reading only `slot` are rendered once per slot and remembered; a unit that also reads the page
+    # must not carry one page's title to the next.
+    rules = rules_from(
+        tmp_path,
+        """\
+units:
+  ad:
+    html: '<div class="ad" id="{{ slot.id }}"></div>'
+  titled:
+    html: '<div class="ad" data-title="{{ page.title }}" id="{{ slot.id }}"></div>'
+rules:
+  - name: r
+    pages: {paths: ["/news/**"]}
+    container: article
+    min_paragraph_words: 1
+    min_paragraphs: 1
+    place:
+      - {unit: ad, after_paragraph: 1, repeat_every: 2}
+      - {unit: titled, after_paragraph: 2}
+""",
+    )
+    for title in (b"First", b"Second", b"First"):
+        page = article(4).replace(b"<title>T</title>", b"<title>" + title + b"</title>")
+        result = rules.apply(page, url="/news/a", headers=H)
+        check_first_law(page, result, mark="ad")
+        assert result.body.count(b'<div class="ad" id="adinject-ad-') == 2
+        assert b'id="adinject-ad-1"' in result.body and b'id="adinject-ad-2"' in result.body
+        assert b'data-title="' + title + b'" id="adinject-titled-1"' in result.body
+
+
 def test_values_from_the_page_and_context_are_escaped(tmp_path: Path) -> None:
     unit = '<div class="ad" title="{{ page.title }}">{{ context.name }}</div>'
     rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit=unit)
@@ -130,12 +161,27 @@ def test_large_pages_pass_unchanged(tmp_path: Path) -> None:
     assert rules.apply(article(2), url="/", headers=H).insertions
 
 
-def test_meta_opt_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("head", "off"),
+    [
+        ('<meta name="adinject" content="off">', True),
+        ('<meta property="adinject" content=" OFF ">', True),
+        ('<meta name="description" content="x"><meta name="adinject" content="off">', True),
+        ('<meta name="adinject" content="on">', False),
+        ('<meta name="adinject-x" content="off">', False),
+        ('<meta name="adinject">', False),
+    ],
+)
+def test_meta_opt_out(tmp_path: Path, head: str, off: bool) -> None:
+    # The unit reads nothing of the page, so planning skips the page's meta tags, except this one.
     rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n")
-    page = article(3, head='<meta name="adinject" content="off">')
+    page = article(3, head=head)
     result = rules.apply(page, url="/news/a", headers=H)
-    assert result.body == page
-    assert [s.code for s in result.skipped] == ["opted_out"]
+    if off:
+        assert result.body == page
+        assert [s.code for s in result.skipped] == ["opted_out"]
+    else:
+        assert len(result.insertions) == 1
 
 
 @settings(max_examples=150, deadline=None)

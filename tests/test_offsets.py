@@ -49,7 +49,10 @@ def check_page(data: bytes, content_type: str | None = None) -> int:
         spans.append((location.start_tag.start_offset, location.start_tag.end_offset))
         if location.end_tag is not None:
             spans.append((location.end_tag.start_offset, location.end_tag.end_offset))
-    offsets = OffsetMap(text, sniffed).to_bytes(offset for span in spans for offset in span)
+    wanted = [offset for span in spans for offset in span]
+    offsets = OffsetMap(text, sniffed).to_bytes(wanted)
+    # Given the bytes, UTF-8 pages are mapped by decoding forward instead: the same answers.
+    assert OffsetMap(text, sniffed, data).to_bytes(wanted) == offsets
     byte_spans = dict(zip(spans, zip(offsets[::2], offsets[1::2], strict=True), strict=True))
     for element in elements:
         location = element.source_location
@@ -123,6 +126,18 @@ def test_invalid_utf8_bytes_are_one_code_point_each() -> None:
     text = decode(data, sniffed)
     assert len(text) == 7
     assert OffsetMap(text, sniffed).to_bytes(range(8)) == list(range(8))
+    assert OffsetMap(text, sniffed, data).to_bytes(range(8)) == list(range(8))
+
+
+def test_utf8_from_bytes_past_invalid_bytes() -> None:
+    # A stray continuation byte right after a character, a truncated sequence before an ASCII byte, and a
+    # valid sequence after them: decoding forward meets the invalid bytes and hands over to encoding.
+    data = "aé".encode() + b"\x80" + "中".encode()[:2] + b"<p>" + "😀x".encode()
+    sniffed = sniff(data, header("utf-8"))
+    text = decode(data, sniffed)
+    expected = reference_offsets(text, sniffed)
+    assert expected == [0, 1, 3, 4, 5, 6, 7, 8, 9, 13, 14]
+    assert OffsetMap(text, sniffed, data).to_bytes(range(len(expected))) == expected
 
 
 def test_shift_jis_and_gbk() -> None:
@@ -382,6 +397,10 @@ def test_random_mixtures(page: tuple[bytes, str | None]) -> None:
     text = decode(data, sniffed)
     expected = reference_offsets(text, sniffed)
     assert OffsetMap(text, sniffed).to_bytes(range(len(expected))) == expected
+    assert OffsetMap(text, sniffed, data).to_bytes(range(len(expected))) == expected
+    # One at a time from the end down: each look-up starts from the checkpoint below it.
+    backwards = OffsetMap(text, sniffed, data)
+    assert [backwards.to_byte(i) for i in reversed(range(len(expected)))] == expected[::-1]
     if sniffed.ascii_compatible:
         normalised = normalise(text)
         mapped = OffsetMap(text, sniffed).to_bytes(range(len(normalised)))
@@ -421,7 +440,7 @@ def check_page_fast(data: bytes, content_type: str | None) -> int:
         end_tag = location.end_tag or location.start_tag
         offsets += [location.start_tag.start_offset, location.start_tag.end_offset]
         offsets += [end_tag.start_offset, end_tag.end_offset]
-    mapped = OffsetMap(text, sniffed).to_bytes(offsets)
+    mapped = OffsetMap(text, sniffed, data).to_bytes(offsets)
     for number, element in enumerate(elements):
         start, end, close_start, close_end = mapped[4 * number : 4 * number + 4]
         piece = data[start:end]

@@ -558,6 +558,10 @@ def prescan(data: bytes) -> str | None:
         return "UTF-16LE"
     if buf.startswith(b"\x00<\x00?\x00x"):
         return "UTF-16BE"
+    if b"charset" not in buf.lower():
+        # Both ways a <meta> declares an encoding spell "charset" (the attribute, or inside content=): a
+        # page without the word can skip the byte-by-byte walk, which is most of this function's cost.
+        return _xml_declaration_encoding(buf)
     n = len(buf)
     pos = 0
     while True:
@@ -649,6 +653,26 @@ def sniff(data: bytes, content_type: str | None = None, default: str = "windows-
     if name is None:
         raise ValueError(f"unknown default encoding label {default!r}")
     return _sniffed(name, 0, "default")
+
+
+def sniff_and_decode(data: bytes, content_type: str | None = None) -> tuple[Sniffed, str | None]:
+    """`sniff`, then `decode` when the encoding has a codec and is ASCII-compatible (else None for the text).
+
+    Where nothing declares the encoding, browsers detect it from the bytes: a page that is valid UTF-8 with
+    non-ASCII characters is read as UTF-8 (windows-1252 would be mojibake). That test is the decode itself,
+    so such a page is decoded once.
+    """
+    sniffed = sniff(data, content_type)
+    if sniffed.source == "default" and not data.isascii():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return _sniffed("UTF-8", 0, "default"), text
+    if sniffed.codec is None or not sniffed.ascii_compatible:
+        return sniffed, None
+    return sniffed, decode(data, sniffed)
 
 
 ESCAPE_ERRORS: Final = "adinject.byteescape"

@@ -10,6 +10,11 @@ Both steps walk forward from the nearest offset already resolved (a checkpoint),
 one `to_bytes` call costs one pass over the text plus O(k log k), and nothing at all is encoded when the
 text is ASCII or the encoding is single-byte (there index == byte offset - BOM). Pages with ``\\r\\n`` are
 counted with ``str.count`` over each stretch rather than by listing every pair, which keeps the work in C.
+
+For UTF-8, given the original bytes, step 2 runs the other way: it decodes forward from the checkpoint's
+byte until it has covered the wanted number of code points. CPython decodes UTF-8 several times faster than
+it encodes a string that holds any character above U+00FF (a curly quote is enough), and the forward walk
+ends at the offset, where encoding a prefix would first copy it.
 """
 
 from __future__ import annotations
@@ -37,9 +42,21 @@ class OffsetMap:
     move escape sequences.
     """
 
-    __slots__ = ("_bom", "_byte", "_crlf", "_identity", "_norm", "_raw", "_sniffed", "_text", "_utf8")
+    __slots__ = (
+        "_bom",
+        "_byte",
+        "_crlf",
+        "_data",
+        "_identity",
+        "_norm",
+        "_raw",
+        "_sniffed",
+        "_text",
+        "_utf8",
+    )
 
-    def __init__(self, text: str, sniffed: Sniffed) -> None:
+    def __init__(self, text: str, sniffed: Sniffed, data: bytes | None = None) -> None:
+        """`data`: the original bytes, optional; for UTF-8 they make the mapping cheaper."""
         if sniffed.codec is None:
             raise ValueError(f"no byte offsets for {sniffed.name}: Python has no codec for it")
         if sniffed.name == "ISO-2022-JP":
@@ -54,6 +71,7 @@ class OffsetMap:
         # point in every ASCII-compatible encoding (str.isascii is O(1) on CPython); UTF-16 is not.
         self._identity = sniffed.name in SINGLE_BYTE or (text.isascii() and sniffed.ascii_compatible)
         self._utf8 = sniffed.name == "UTF-8"
+        self._data = data if self._utf8 and not self._identity else None
         # Checkpoints: parallel sorted lists of (normalised offset, text index, byte offset) already resolved.
         self._norm: list[int] = [0]
         self._raw: list[int] = [0]
@@ -79,7 +97,11 @@ class OffsetMap:
         raw = self._index(raw0, offset - norm0)
         if raw > len(self._text):
             raise IndexError(f"offset {offset} is past the end of the text")
-        byte = self._bom + raw if self._identity else byte0 + self._encoded_length(self._text[raw0:raw])
+        if self._identity:
+            byte = self._bom + raw
+        else:
+            forward = self._utf8_forward(byte0, raw - raw0) if self._data is not None else None
+            byte = forward if forward is not None else byte0 + self._encoded_length(self._text[raw0:raw])
         self._norm.insert(at + 1, offset)
         self._raw.insert(at + 1, raw)
         self._byte.insert(at + 1, byte)
@@ -105,6 +127,32 @@ class OffsetMap:
             if new_end == end:
                 return end
             end = new_end
+
+    def _utf8_forward(self, start: int, count: int) -> int | None:
+        """The byte offset `count` code points after byte `start` (where a character starts), or None.
+
+        Each round decodes at least as many bytes as code points are still wanted, extended over the
+        continuation bytes that finish its last character. Decoding is strict: every stretch that decodes
+        holds whole, valid characters, so the full decode read it the same way and its end is where a
+        character starts. Invalid bytes (which the page's text holds as escapes) give None, and the caller
+        encodes instead.
+        """
+        data = self._data
+        assert data is not None
+        size = len(data)
+        at = start
+        while count > 0:
+            end = at + count
+            if end > size:
+                return None
+            while end < size and 0x80 <= data[end] < 0xC0:
+                end += 1
+            try:
+                count -= len(data[at:end].decode("utf-8"))
+            except UnicodeDecodeError:
+                return None
+            at = end
+        return at
 
     def _encoded_length(self, piece: str) -> int:
         if self._sniffed.name in _UTF16:

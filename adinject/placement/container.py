@@ -162,18 +162,33 @@ _MARKED = (
     ".article-body, .article__body, .story-body, .entry-content, .post-content, .post-body, .article-content",
     "article",
 )
+_ANY_MARKED = ", ".join(_MARKED)
 _MARKED_SHARE = 0.6
 _MARKED_MIN = 4
 
 
 def marked_article(doc: Document, paragraphs: str) -> Element | None:
-    """The element the page itself marks as its article body, if it holds most of the paragraphs."""
-    total = len(doc.select(paragraphs))
+    """The element the page itself marks as its article body, if it holds most of the paragraphs.
+
+    Such an element holds a run of paragraphs that are consecutive in document order and number at least
+    `_MARKED_SHARE` of them, so it holds the middle one: only that paragraph's ancestors are candidates
+    (matching class selectors against the whole tree instead costs more than the rest of this module).
+    Of the ancestors a selector matches, the innermost that holds enough wins.
+    """
+    found = doc.select(paragraphs)
+    total = len(found)
+    if total < _MARKED_MIN:
+        return None
+    marked: list[Element] = []
+    walker = found[total // 2].parent
+    while isinstance(walker, Element) and walker.tag not in ("body", "html"):
+        if walker.matches(_ANY_MARKED):
+            marked.append(walker)
+        walker = walker.parent
     for selector in _MARKED:
-        el = doc.select_one(selector)
-        if el is None or el.tag in ("body", "html"):
-            continue
-        inside = len(el.select(paragraphs))
-        if inside >= _MARKED_MIN and inside >= _MARKED_SHARE * total:
-            return el
+        for el in marked:
+            if el.matches(selector):
+                inside = len(el.select(paragraphs))
+                if inside >= _MARKED_MIN and inside >= _MARKED_SHARE * total:
+                    return el
     return None

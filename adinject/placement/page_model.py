@@ -25,7 +25,14 @@ def parse_text(text: str) -> Document:
     return parse(text, source_locations=True, scripting=True)
 
 
-def page_info(doc: Document, path: str) -> PageInfo:
+def page_info(doc: Document, path: str, *, full: bool = True) -> PageInfo:
+    """What templates and targeting read of the page. With `full=False` (nothing reads the title or meta
+    tags) only the opt-out `<meta name="adinject">` is looked for: pages carry dozens of meta tags."""
+    if not full and not (
+        # Both selects go through the parser's tag index; a hit (rare) takes the full path below.
+        doc.select("meta[name=adinject][content]") or doc.select("meta[property=adinject][content]")
+    ):
+        return PageInfo(path=path, title="")
     title_el = doc.select_one("title")
     title = " ".join(title_el.text.split()) if title_el is not None else ""
     meta: dict[str, str] = {}

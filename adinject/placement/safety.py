@@ -75,17 +75,19 @@ class Hazards:
         self._doc = doc
         # Clones made by the parser carry the position of the element they copy, so a repeated (tag,
         # position) pair is a clone: the cheap sign that formatting elements were left open somewhere.
-        seen: set[tuple[str, Position]] = set()
+        # Two elements of the source never share a start position, so the position alone tells a clone
+        # (its tag is its original's); most pages have none, which one set over the positions shows.
+        positions = [el.position for el in doc.iter_elements(_FORMATTING_TAGS)]
         self._first_clone: Position | None = None
-        for el in doc.iter_elements(_FORMATTING_TAGS):
-            pos = el.position
-            where = (pos[0], pos[1]) if pos is not None else (0, 0)
-            key = (el.tag, where)
-            if key in seen or pos is None:
-                if self._first_clone is None or where < self._first_clone:
-                    self._first_clone = where
-            else:
-                seen.add(key)
+        if None in positions or len(set(positions)) != len(positions):
+            seen: set[Position] = set()
+            for pos in positions:
+                where = (pos[0], pos[1]) if pos is not None else (0, 0)
+                if where in seen or pos is None:
+                    if self._first_clone is None or where < self._first_clone:
+                        self._first_clone = where
+                else:
+                    seen.add(where)
         self._templates = doc.select_one("template") is not None
         self.frameset = doc.select_one("frameset") is not None
         self._items: list[tuple[Position, Element]] | None = None

@@ -13,8 +13,9 @@ _NON_CJK_WORD = re.compile(rf"[^\s{_CJK}]+")
 
 
 def count_words(text: str) -> int:
-    # str.split runs in C without building match objects: most pages never need the regex.
-    if text.isascii() or max(text) < "\u3040" or _HAS_CJK.search(text) is None:
+    # str.split runs in C without building match objects: most pages never need the findall regexes.
+    # (str.isascii is O(1); max(text) would be a slow way to ask the same as the search.)
+    if text.isascii() or _HAS_CJK.search(text) is None:
         return len(text.split())
     cjk = len(_CJK_CHAR.findall(text))
     return len(_NON_CJK_WORD.findall(text)) + (cjk + 1) // 2
