@@ -54,7 +54,7 @@ class RuleTrace:
     matched_url: bool
     container: str | None = None  # the selector that found the container, or "auto"
     container_tag: str | None = None
-    container_offset: int | None = None
+    container_offset: int | None = None  # byte offset of its start tag (when explaining)
     paragraphs: list[ParagraphInfo] = field(default_factory=list)
     counted_words: int = 0
 

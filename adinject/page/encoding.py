@@ -364,6 +364,8 @@ def charset_from_content_type(value: str) -> str | None:
     names, the first ``charset`` of a value winning, and for a comma-combined header the last parsable MIME
     type deciding (keeping an earlier charset only while the essence stays the same, and skipping ``*/*``).
     """
+    if "charset" not in value.lower():
+        return None  # the usual "text/html": without the word there is no charset parameter to find
     charset: str | None = None  # Fetch's `charset` variable: carried across values with the same essence
     essence: str | None = None
     result: str | None = None  # the charset parameter of the MIME type that ends up chosen

@@ -11,7 +11,8 @@ from adinject.language.schema import Rule
 from adinject.placement.words import count_words
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: there is one per paragraph, and a frozen dataclass is several times slower to build.
+@dataclass(slots=True)
 class Candidate:
     el: Element
     text: str
@@ -84,7 +85,7 @@ class _Surroundings:
     one walk per distinct ancestor instead of selector matching up the tree for every paragraph.
     """
 
-    __slots__ = ("_auto", "_container", "_ignore", "_memo", "_outside")
+    __slots__ = ("_any", "_auto", "_container", "_ignore", "_memo", "_outside")
 
     def __init__(self, container: Element, ignore: str, auto: bool) -> None:
         self._container = container
@@ -92,13 +93,15 @@ class _Surroundings:
         self._auto = auto
         self._memo: dict[Element, str | None] = {}
         self._outside = _HIDDEN_REASON if container.closest(_HIDDEN) is not None else None
+        # Most elements match neither: one selector call answers that for both.
+        self._any = f"{ignore}, {_HIDDEN}" if ignore else _HIDDEN
 
     def own(self, el: Element) -> str | None:
+        if not el.matches(self._any):
+            return None
         if self._ignore and el.matches(self._ignore):
             return f"inside <{el.tag}> (ignore_inside)"
-        if el.matches(_HIDDEN):
-            return _HIDDEN_REASON
-        return None
+        return _HIDDEN_REASON
 
     def above(self, parent: object) -> str | None:
         """The verdict for everything from `parent` up to (not including) the container."""
@@ -122,15 +125,14 @@ class _Surroundings:
         return verdict
 
     def _judge(self, el: Element) -> str | None:
-        if self._ignore and el.matches(self._ignore):
+        matched = el.matches(self._any)
+        if matched and self._ignore and el.matches(self._ignore):
             return f"inside <{el.tag}> (ignore_inside)"
         if self._auto:
             block = _boilerplate_block_of(el)
             if block is not None:
                 return f"inside {block}, which looks like page furniture, not the article (container: auto)"
-        if el.matches(_HIDDEN):
-            return _HIDDEN_REASON
-        return None
+        return _HIDDEN_REASON if matched else None
 
 
 def _nested_paragraph(el: Element, container: Element, selector: str) -> bool:

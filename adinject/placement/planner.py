@@ -93,8 +93,10 @@ def plan_page(
             continue
         trace.container = found_by
         trace.container_tag = container.tag
-        loc = container.source_location
-        trace.container_offset = loc.start_tag.start_offset if loc is not None else None
+        if explain:
+            # Only explaining reads it (mapped to bytes by the engine); a source location costs a few objects.
+            loc = container.source_location
+            trace.container_offset = loc.start_tag.start_offset if loc is not None else None
         candidates = collect(container, rule, words_cache, auto=found_by == AUTO)
         counted = [c for c in candidates if c.counted]
         if explain:

@@ -66,6 +66,7 @@ class Hazards:
         "_items",
         "_links",
         "_next",
+        "_parents",
         "_scoped",
         "_templates",
         "frameset",
@@ -97,6 +98,15 @@ class Hazards:
         self._a_orphans: list[Position] = []
         self._links: list[Position] | None = None
         self._scoped: dict[Element, Position] = {}
+        self._parents: dict[Element, str | None] = {}
+
+    def parent_problem(self, parent: Element) -> str | None:
+        """`parent_problem`, remembered: paragraphs share their parents, and the walk goes up to the root."""
+        try:
+            return self._parents[parent]
+        except KeyError:
+            problem = self._parents[parent] = parent_problem(parent)
+            return problem
 
     def _sorted_items(self) -> list[tuple[Position, Element]]:
         if self._items is None:
@@ -239,10 +249,11 @@ def boundary_after(el: Element, hazards: Hazards, *, unit_has_form: bool = False
     if hazards.frameset:
         return "the page has a <frameset>"
     parent = el.parent
-    problem = parent_problem(parent if isinstance(parent, Element) else None)
+    if not isinstance(parent, Element):
+        return "the element is not inside <body>"
+    problem = hazards.parent_problem(parent)
     if problem is not None:
         return problem
-    assert isinstance(parent, Element)
     loc = el.source_location
     if loc is None:
         return f"<{el.tag}> was created by the parser, not written in the source"

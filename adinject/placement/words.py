@@ -14,11 +14,20 @@ _NON_CJK_WORD = re.compile(rf"[^\s{_CJK}]+")
 
 def count_words(text: str) -> int:
     # str.split runs in C without building match objects: most pages never need the findall regexes.
-    # (str.isascii is O(1); max(text) would be a slow way to ask the same as the search.)
-    if text.isascii() or _HAS_CJK.search(text) is None:
+    if text.isascii() or _no_cjk(text):
         return len(text.split())
     cjk = len(_CJK_CHAR.findall(text))
     return len(_NON_CJK_WORD.findall(text)) + (cjk + 1) // 2
+
+
+def _no_cjk(text: str) -> bool:
+    # Text that windows-1252 can hold (curly quotes and dashes included) has no CJK; the codec answers
+    # that faster than the regex can look for CJK.
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return _HAS_CJK.search(text) is None
+    return True
 
 
 def first_words(text: str, n: int = 8) -> str:
