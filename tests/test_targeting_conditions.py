@@ -136,6 +136,21 @@ def test_exclude_classes_on_the_container_or_around_it(tmp_path: Path) -> None:
     assert outcome(rules, inside, headers=H) == ([1], [])
 
 
+def test_exclude_classes_with_characters_css_would_quote(tmp_path: Path) -> None:
+    # Class names are matched as written, whatever characters they hold (the check is a selector inside).
+    rules = when_rules(tmp_path, """exclude_classes: ['md:no-ads', 'a"b\\c', 'UPPER']""")
+    plain = article(3)
+    for cls, excluded in (
+        (b"md:no-ads", True),
+        (b"a&quot;b\\c", True),
+        (b"UPPER", True),
+        (b"upper", False),  # case matters, as in class selectors of a standards-mode page
+        (b"md", False),
+    ):
+        page = plain.replace(b"<body>", b'<body class="x ' + cls + b'">')
+        assert outcome(rules, page, headers=H) == (([], ["when_excluded"]) if excluded else ([1], [])), cls
+
+
 def test_the_adinject_off_class_opts_out_of_every_rule(tmp_path: Path) -> None:
     rules = when_rules(tmp_path, "words: {min: 0}")
     page = article(3).replace(b"<article>", b'<article class="adinject-off">')

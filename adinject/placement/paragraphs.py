@@ -55,22 +55,27 @@ def collect(
             pairs.extend(runs)
             pairs.sort(key=lambda pair: pair[0].position or (0, 0))
     surroundings = _Surroundings(container, ignore, auto)
+    own, above = surroundings.own, surroundings.above
+    # Read once: the loop below runs for every paragraph of the page.
+    nested_possible = rule.paragraphs != "p"
+    min_words, max_words = rule.min_paragraph_words, rule.max_paragraph_words
     for el, text in pairs:
         cached = cache.get(el)
         words = count_words(text) if cached is None else cached[1]
-        reason = surroundings.own(el) or surroundings.above(el.parent)
-        if reason is None and _nested_paragraph(el, container, rule.paragraphs):
-            reason = "inside another counted paragraph"
-        if reason is None and words < rule.min_paragraph_words:
-            reason = f"{words} words, fewer than min_paragraph_words ({rule.min_paragraph_words})"
-        if reason is None and rule.max_paragraph_words is not None and words > rule.max_paragraph_words:
-            reason = f"{words} words, more than max_paragraph_words ({rule.max_paragraph_words})"
-        if reason is None and (wanted or unwanted):
-            low = text.lower()
-            if wanted and not any(w in low for w in wanted):
-                reason = "text contains none of paragraph_text.contains"
-            elif any(w in low for w in unwanted):
-                reason = "text contains a phrase in paragraph_text.not_contains"
+        reason = own(el) or above(el.parent)
+        if reason is None:
+            if nested_possible and _nested_paragraph(el, container, rule.paragraphs):
+                reason = "inside another counted paragraph"
+            elif words < min_words:
+                reason = f"{words} words, fewer than min_paragraph_words ({min_words})"
+            elif max_words is not None and words > max_words:
+                reason = f"{words} words, more than max_paragraph_words ({max_words})"
+            elif wanted or unwanted:
+                low = text.lower()
+                if wanted and not any(w in low for w in wanted):
+                    reason = "text contains none of paragraph_text.contains"
+                elif any(w in low for w in unwanted):
+                    reason = "text contains a phrase in paragraph_text.not_contains"
         out.append(Candidate(el, text, words, reason is None, reason))
     return out
 
@@ -85,14 +90,15 @@ class _Surroundings:
     one walk per distinct ancestor instead of selector matching up the tree for every paragraph.
     """
 
-    __slots__ = ("_any", "_auto", "_container", "_ignore", "_memo", "_outside")
+    __slots__ = ("_any", "_auto", "_ignore", "_memo")
 
     def __init__(self, container: Element, ignore: str, auto: bool) -> None:
-        self._container = container
         self._ignore = ignore
         self._auto = auto
-        self._memo: dict[Element, str | None] = {}
-        self._outside = _HIDDEN_REASON if container.closest(_HIDDEN) is not None else None
+        # The container's own verdict seeds the memo, so every walk up stops there.
+        self._memo: dict[object, str | None] = {
+            container: _HIDDEN_REASON if container.closest(_HIDDEN) is not None else None
+        }
         # Most elements match neither: one selector call answers that for both.
         self._any = f"{ignore}, {_HIDDEN}" if ignore else _HIDDEN
 
@@ -105,23 +111,23 @@ class _Surroundings:
 
     def above(self, parent: object) -> str | None:
         """The verdict for everything from `parent` up to (not including) the container."""
+        memo = self._memo
+        if parent in memo:  # the usual case: a sibling paragraph was judged already
+            return memo[parent]
         chain: list[Element] = []
         walker = parent
-        verdict: str | None = self._outside
-        while isinstance(walker, Element) and walker is not self._container:
-            if walker in self._memo:
-                verdict = self._memo[walker]
+        verdict: str | None = None  # not inside the container at all (cannot happen for select() results)
+        while isinstance(walker, Element):
+            if walker in memo:
+                verdict = memo[walker]
                 break
             chain.append(walker)
             walker = walker.parent
-        else:
-            if not (isinstance(walker, Element) and walker is self._container):
-                verdict = None  # not inside the container at all (cannot happen for select() results)
         # Fill in from the top down: an element's verdict is its own, else its parent's.
         for el in reversed(chain):
             own = self._judge(el)
             verdict = own if own is not None else verdict
-            self._memo[el] = verdict
+            memo[el] = verdict
         return verdict
 
     def _judge(self, el: Element) -> str | None:

@@ -10,8 +10,9 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from turbohtml import Document, Element
+from turbohtml import Document, Element, SelectorSyntaxError
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
 from adinject.placement.container import find_article, marked_article
@@ -19,7 +20,7 @@ from adinject.placement.paragraphs import Candidate, br_runs, collect
 from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem
 from adinject.placement.words import first_words
 from adinject.result import ParagraphInfo, RuleTrace, Skip
-from adinject.targeting.conditions import article_failure
+from adinject.targeting.conditions import OFF_CLASS, article_failure
 
 # How far a unit may shift from the paragraph it asked for, in counted paragraphs. Beyond that it is no
 # longer where ad ops put it; the cap also keeps the search linear on pages where nothing is safe.
@@ -114,7 +115,7 @@ def plan_page(
             prefix.append(prefix[-1] + c.words)
         trace.counted_words = prefix[-1]
         gate = _rule_gate(rule, len(counted), prefix[-1]) or article_failure(
-            rule.when, prefix[-1], _classes_around(container), settings.opt_out.classes
+            rule.when, prefix[-1], _classes_around(container, rule, settings), settings.opt_out.classes
         )
         if gate is not None:
             plan.skipped.append(Skip(gate[0], gate[1], rule.name))
@@ -151,8 +152,18 @@ def _find_container(
     return None, ""
 
 
-def _classes_around(el: Element) -> set[str]:
-    """The classes of `el` and of every element around it: an opt-out class may sit on <article> or <body>."""
+def _classes_around(el: Element, rule: Rule, settings: Settings) -> set[str]:
+    """The classes of `el` and of every element around it: an opt-out class may sit on <article> or <body>.
+
+    Only the classes the conditions ask about matter, and usually none is there: one `closest` call on a
+    selector for all of them says so, where reading every ancestor's classes costs a walk to the root.
+    """
+    asked = (OFF_CLASS, *settings.opt_out.classes, *(rule.when.exclude_classes if rule.when else ()))
+    try:
+        if el.closest(_any_class_selector(asked)) is None:
+            return set()
+    except SelectorSyntaxError:
+        pass  # a class name the selector could not carry: read them all
     out: set[str] = set()
     walker: object = el
     while isinstance(walker, Element):
@@ -163,6 +174,13 @@ def _classes_around(el: Element) -> set[str]:
             out.update(value.split())
         walker = walker.parent
     return out
+
+
+@lru_cache(maxsize=256)
+def _any_class_selector(names: tuple[str, ...]) -> str:
+    # Each name as the body of a double-quoted CSS string: backslash and quote escaped.
+    quoted = (name.replace("\\", "\\\\").replace('"', '\\"') for name in sorted(set(names)))
+    return ", ".join(f'[class~="{name}"]' for name in quoted)
 
 
 def _rule_gate(rule: Rule, paragraphs: int, words: int) -> tuple[str, str] | None:
@@ -222,17 +240,10 @@ def _place(
             Skip("out_of_range", "no counted paragraph at the requested position", rule.name, placement.unit)
         )
     exhausted: Skip | None = None
+    at_max = f"max ({limit}) units of this placement already placed"
     for target in requested:
         if limit is not None and placed_here >= limit:
-            out.append(
-                Skip(
-                    "max",
-                    f"max ({limit}) units of this placement already placed",
-                    rule.name,
-                    placement.unit,
-                    target,
-                )
-            )
+            out.append(Skip("max", at_max, rule.name, placement.unit, target))
             continue
         if target > n:
             out.append(
