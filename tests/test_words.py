@@ -73,6 +73,13 @@ def test_shortcuts_agree_with_the_rule(text: str) -> None:
     assert count_words(text) == reference(text)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_ascii_text_counts_as_str_split_does(text: str) -> None:
+    # ASCII text takes its own path; str.split() is the definition of whitespace it must match.
+    assert count_words(text) == len(text.split())
+
+
 def test_first_words() -> None:
     assert first_words("one two three", 2) == "one two …"
     assert first_words("  one  two ", 8) == "one two"
