@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from turbohtml import Element, Text
@@ -15,7 +16,7 @@ from adinject.placement.words import count_words
 @dataclass(slots=True)
 class Candidate:
     el: Element
-    text: str
+    text: str  # empty unless collect() was asked to keep it (explaining)
     words: int
     counted: bool
     left_out: str | None = None
@@ -40,20 +41,27 @@ def collect(
     words_cache: dict[Element, tuple[str, int]] | None = None,
     *,
     auto: bool = False,
+    keep_text: bool = True,
 ) -> list[Candidate]:
-    """Every element matching `paragraphs` inside the container, each counted or left out with a reason."""
+    """Every element matching `paragraphs` inside the container, each counted or left out with a reason.
+
+    `keep_text=False` leaves `Candidate.text` empty: only explaining shows it, and on a page with thousands
+    of paragraphs holding every text keeps megabytes alive that the pass would otherwise stream through.
+    """
     ignore = ", ".join(rule.ignore_inside)
     text_filter = rule.paragraph_text
     wanted = [s.lower() for s in text_filter.contains] if text_filter else []
     unwanted = [s.lower() for s in text_filter.not_contains] if text_filter else []
     out: list[Candidate] = []
     cache = words_cache if words_cache is not None else {}
-    pairs = [(el, got[0] if (got := cache.get(el)) else el.text) for el in container.select(rule.paragraphs)]
+    # A generator: each text is made as its paragraph is judged, and dropped after unless kept.
+    pairs: Iterable[tuple[Element, str]] = (
+        (el, got[0] if (got := cache.get(el)) else el.text) for el in container.select(rule.paragraphs)
+    )
     if rule.br_paragraphs and rule.paragraphs.strip() == "p":
         runs = br_runs(container)
         if runs:
-            pairs.extend(runs)
-            pairs.sort(key=lambda pair: pair[0].position or (0, 0))
+            pairs = sorted([*pairs, *runs], key=lambda pair: pair[0].position or (0, 0))
     surroundings = _Surroundings(container, ignore, auto)
     own, above = surroundings.own, surroundings.above
     # Read once: the loop below runs for every paragraph of the page.
@@ -76,7 +84,7 @@ def collect(
                     reason = "text contains none of paragraph_text.contains"
                 elif any(w in low for w in unwanted):
                     reason = "text contains a phrase in paragraph_text.not_contains"
-        out.append(Candidate(el, text, words, reason is None, reason))
+        out.append(Candidate(el, text if keep_text else "", words, reason is None, reason))
     return out
 
 
