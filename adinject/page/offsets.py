@@ -28,6 +28,7 @@ from adinject.page.encoding import ESCAPE_ERRORS, SINGLE_BYTE, Sniffed, encode_t
 __all__ = ["OffsetMap"]
 
 _UTF16: Final = frozenset({"UTF-16BE", "UTF-16LE"})
+_WINDOW: Final = 8192  # bytes decoded at most per round of `_utf8_forward`
 
 
 class OffsetMap:
@@ -139,16 +140,19 @@ class OffsetMap:
         """
         data = self._data
         assert data is not None
+        view = memoryview(data)
         size = len(data)
         at = start
         while count > 0:
-            end = at + count
+            # At most a window per round: the decoded text is thrown away at once, and a small one is made
+            # and freed in cache instead of pushing the parsed page out of it.
+            end = at + min(count, _WINDOW)
             if end > size:
                 return None
             while end < size and 0x80 <= data[end] < 0xC0:
                 end += 1
             try:
-                count -= len(data[at:end].decode("utf-8"))
+                count -= len(str(view[at:end], "utf-8"))
             except UnicodeDecodeError:
                 return None
             at = end
