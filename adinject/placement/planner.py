@@ -426,22 +426,26 @@ def _next_element(el: Element) -> Element | None:
     return None
 
 
+# The first and last element children, found by the selector engine: `children` would build a node object
+# for every text run and inline element of the paragraph first.
 def _first_element_child(el: Element) -> Element | None:
-    for child in el.children:
-        if isinstance(child, Element):
-            return child
-        if child.text.strip():
-            return None
-    return None
+    first = el.select_one(":scope > :first-child")
+    sib = first.previous_sibling if first is not None else None
+    while sib is not None:
+        if sib.text.strip():
+            return None  # text before it: what the unit touches is text
+        sib = sib.previous_sibling
+    return first
 
 
 def _last_element_child(el: Element) -> Element | None:
-    for child in reversed(el.children):
-        if isinstance(child, Element):
-            return child
-        if child.text.strip():
+    last = el.select_one(":scope > :last-child")
+    sib = last.next_sibling if last is not None else None
+    while sib is not None:
+        if sib.text.strip():
             return None
-    return None
+        sib = sib.next_sibling
+    return last
 
 
 def _place_anchor(
