@@ -12,9 +12,18 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 _NON_CJK_WORD = re.compile(rf"[^\s{_CJK}]+")
 
 
+# Each byte of ASCII text as b" " (whitespace, as str.split() sees it) or b"x" (part of a word).
+_ASCII_MARKS = bytes(0x20 if b in b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f " else 0x78 for b in range(256))
+
+
 def count_words(text: str) -> int:
+    if text.isascii():
+        # str.split() would build a string for every word; marking each byte and counting where words
+        # start stays in C, whatever the number of words (most paragraphs of English pages are ASCII).
+        marks = text.encode("ascii").translate(_ASCII_MARKS)
+        return marks.count(b" x") + marks.startswith(b"x")
     # str.split runs in C without building match objects: most pages never need the findall regexes.
-    if text.isascii() or _no_cjk(text):
+    if _no_cjk(text):
         return len(text.split())
     cjk = len(_CJK_CHAR.findall(text))
     return len(_NON_CJK_WORD.findall(text)) + (cjk + 1) // 2
