@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adinject.placement.words import count_words, first_words
+from tests.engine_helpers import rules_from
 
 CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 NON_CJK_WORD = re.compile("[^\\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -83,3 +85,24 @@ def test_ascii_text_counts_as_str_split_does(text: str) -> None:
 def test_first_words() -> None:
     assert first_words("one two three", 2) == "one two …"
     assert first_words("  one  two ", 8) == "one two"
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "中文字中文字中文字中文字中文字中文字",  # 18 ideographs: 9 words, in UTF-8 bytes
+        "&#20013;&#25991;&#23383;" * 6,  # the same, spelt with character references
+        "&#x4e2d;&#x6587;&#x5b57;" * 6,
+    ],
+)
+def test_engine_counts_cjk_however_the_page_spells_it(tmp_path: Path, paragraph: str) -> None:
+    rules = rules_from(
+        tmp_path,
+        "units:\n  ad:\n    html: '<div class=\"ad\">AD</div>'\n"
+        "rules:\n  - name: r\n    container: article\n    min_paragraph_words: 8\n    min_paragraphs: 1\n"
+        "    place: [{unit: ad, after_paragraph: 1}]\n",
+    )
+    page = f"<!DOCTYPE html><meta charset=utf-8><article><p>{paragraph}</p><p>x</p></article>".encode()
+    result = rules.apply(page, url="/x", headers={"content-type": "text/html"}, explain=True)
+    assert [p.words for p in result.traces[0].paragraphs] == [9, 1]
+    assert len(result.insertions) == 1
