@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from turbohtml import parse
+
 from adinject.engine import Rules
+from adinject.placement.container import marked_article
+from adinject.placement.paragraphs import br_runs
 from tests.engine_helpers import article, follows, placed_after, rules_from, simple_rules
 from tests.first_law import check_first_law
 
@@ -295,10 +300,6 @@ rules:
 
 
 def test_marked_article_is_an_ancestor_of_the_middle_paragraph(tmp_path: Path) -> None:
-    from turbohtml import parse
-
-    from adinject.placement.container import marked_article
-
     story = "".join(f"<p>Story {i} words words words words words.</p>" for i in range(1, 9))
     teaser = "<article class=teaser><p>Teaser one.</p><p>Teaser two.</p></article>"
     # An <article> teaser earlier in the page does not hide the story's own <article>...
@@ -319,3 +320,28 @@ def test_marked_article_is_an_ancestor_of_the_middle_paragraph(tmp_path: Path) -
     # ...and one holding too few of the page's paragraphs is not taken.
     doc = parse(f"<body><article>{story[:200]}</article><div>{story}</div></body>")
     assert marked_article(doc, "p") is None
+
+
+@pytest.mark.parametrize(
+    ("markup", "runs"),
+    [
+        (
+            "<div>One run of words<br><br>Two run of words<br><br>tail</div>",
+            ["One run of words", "Two run of words"],
+        ),
+        (
+            "<div>One run<br> <!-- a comment --> \n<br>Two</div>",
+            ["One run"],
+        ),  # whitespace and comments between
+        ("<div>Lines<br>broken<br>once each</div>", []),  # no blank line: no run
+        ("<div>a<br>text<br><br></div>", ["a text"]),  # a single break continues the run
+        ("<p>In a paragraph<br><br>not a run</p>", []),
+        ("<div>Before <b>bold</b><br><span>x</span><br>after</div>", []),
+    ],
+)
+def test_br_runs(markup: str, runs: list[str]) -> None:
+    doc = parse(f"<body>{markup}</body>")
+    assert [text.strip() for _, text in br_runs(doc)] == runs
+    body = doc.select_one("body")
+    assert body is not None
+    assert [text.strip() for _, text in br_runs(body)] == runs

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from turbohtml import Element, Text
+from turbohtml import Document, Element, Text
 
 from adinject.language.schema import Rule
 from adinject.placement.words import count_words
@@ -225,7 +225,7 @@ _INLINE = frozenset(
 )
 
 
-def br_runs(container: Element) -> list[tuple[Element, str]]:
+def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
     """Runs of text ended by a blank line (<br><br>), each as (the <br> that ends it, its text).
 
     Old CMSs and blog engines separate paragraphs with line breaks instead of <p>; readers see paragraphs
@@ -236,8 +236,10 @@ def br_runs(container: Element) -> list[tuple[Element, str]]:
         parent = br.parent
         if (
             isinstance(parent, Element)
+            and parent not in parents
             and parent.tag not in ("p", "li", "td", "th", "pre")
             and parent.tag not in _INLINE
+            and _blank_line_after(br)
         ):
             parents.setdefault(parent, None)
     runs: list[tuple[Element, str]] = []
@@ -267,3 +269,15 @@ def br_runs(container: Element) -> list[tuple[Element, str]]:
                 text = []  # a block element ends the run without a blank line: not a paragraph of ours
                 pending_br = None
     return runs
+
+
+def _blank_line_after(br: Element) -> bool:
+    # Only a <br> followed by another, with nothing but whitespace between, ends a run: a parent without
+    # such a pair has none, and its children (a footer's links, say) need not be read one by one.
+    # (Comments between the two do not count, as in br_runs.)
+    nxt = br.next_sibling
+    while nxt is not None and not isinstance(nxt, Element):
+        if isinstance(nxt, Text) and nxt.data.strip():
+            return False
+        nxt = nxt.next_sibling
+    return nxt is not None and nxt.tag == "br"

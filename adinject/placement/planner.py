@@ -140,8 +140,8 @@ def _find_container(
             if marked is not None:
                 return marked, AUTO
             voters = [(el, el.text) for el in doc.select(rule.paragraphs)]
-            if rule.br_paragraphs and rule.paragraphs.strip() == "p" and doc.root is not None:
-                voters.extend(br_runs(doc.root))
+            if rule.br_paragraphs and rule.paragraphs.strip() == "p":
+                voters.extend(br_runs(doc))  # the document's own select goes through its tag index
             found = find_article(voters, ", ".join(rule.ignore_inside), words_cache)
             if found is not None:
                 return found, AUTO
