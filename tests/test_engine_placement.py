@@ -345,3 +345,36 @@ def test_br_runs(markup: str, runs: list[str]) -> None:
     body = doc.select_one("body")
     assert body is not None
     assert [text.strip() for _, text in br_runs(body)] == runs
+
+
+BLOCKS_WHOSE_TEXT_REOPENS_NOTHING = [
+    "<table><tr><td>cell text</td></tr></table>",
+    "<table><caption>caption text</caption></table>",
+    "<script>var text = 1</script>",
+    "<textarea>text</textarea>",
+    "<select><option>option text</option></select>",
+    "<iframe>text</iframe>",
+    "<noscript>text</noscript>",
+    "<svg><text>svg text</text></svg>",
+    "<object>object text</object>",
+    "<marquee>marquee text</marquee>",
+]
+
+
+@pytest.mark.parametrize("inside", BLOCKS_WHOSE_TEXT_REOPENS_NOTHING)
+@pytest.mark.parametrize("tail", ["", "tail text"])
+def test_a_formatting_element_left_open_before_a_block_without_body_text(
+    tmp_path: Path, inside: str, tail: str
+) -> None:
+    # <b> is closed by </p> but stays in the list of active formatting elements. The <div> after it holds
+    # text only where the parser re-opens nothing (a cell, raw text, a select...), so no clone shows the
+    # open <b>; a unit after </div> would be re-opened inside it. Regression: this placed the unit.
+    rules = rules_from(
+        tmp_path,
+        "units:\n  u:\n    html: '<div class=\"ad\">AD</div>'\n"
+        "rules:\n  - name: r\n    container: body\n    paragraphs: div\n"
+        "    min_paragraph_words: 0\n    min_paragraphs: 1\n    place: [{unit: u, after_paragraph: 1}]\n",
+    )
+    page = f"<!DOCTYPE html><body><p><b>bold</p><div>{inside}</div>{tail}</body>".encode()
+    result = rules.apply(page, url="/x", headers=H)
+    check_first_law(page, result, mark="ad")

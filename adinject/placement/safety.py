@@ -47,6 +47,14 @@ _HAZARD_TAGS = (*_FORMATTING_TAGS, "form", "template")
 # Start tags that make the parser re-open (reconstruct) active formatting elements, as text does.
 _RECONSTRUCTING_VOIDS = frozenset({"img", "br", "wbr", "input", "embed", "area", "keygen"})
 _MARKER_SELECTOR = ",".join(sorted(MARKERS))
+# Elements whose content the parser reads without re-opening formatting elements (or moves elsewhere).
+_UNQUIET = ",".join(
+    sorted(
+        MARKERS
+        | {"table", "select", "svg", "math", "script", "style", "textarea", "title", "noscript", "noembed"}
+        | {"noframes", "iframe", "xmp", "plaintext"}
+    )
+)
 
 
 class Hazards:
@@ -60,7 +68,6 @@ class Hazards:
     __slots__ = (
         "_a_orphans",
         "_doc",
-        "_first_clone",
         "_first_form",
         "_first_unscoped",
         "_items",
@@ -74,21 +81,6 @@ class Hazards:
 
     def __init__(self, doc: Document) -> None:
         self._doc = doc
-        # Clones made by the parser carry the position of the element they copy, so a repeated (tag,
-        # position) pair is a clone: the cheap sign that formatting elements were left open somewhere.
-        # Two elements of the source never share a start position, so the position alone tells a clone
-        # (its tag is its original's); most pages have none, which one set over the positions shows.
-        positions = [el.position for el in doc.iter_elements(_FORMATTING_TAGS)]
-        self._first_clone: Position | None = None
-        if None in positions or len(set(positions)) != len(positions):
-            seen: set[Position] = set()
-            for pos in positions:
-                where = (pos[0], pos[1]) if pos is not None else (0, 0)
-                if where in seen or pos is None:
-                    if self._first_clone is None or where < self._first_clone:
-                        self._first_clone = where
-                else:
-                    seen.add(where)
         self._templates = doc.select_one("template") is not None
         self.frameset = doc.select_one("frameset") is not None
         self._items: list[tuple[Position, Element]] | None = None
@@ -146,27 +138,31 @@ class Hazards:
     def problem_before(
         self, position: Position, parent: Element, unit_has_form: bool, after: Element | None = None
     ) -> str | None:
-        if (
-            after is not None
-            and not unit_has_form
-            and not self._templates
-            and self._quiet_before(position, after)
-        ):
+        if after is not None and not unit_has_form and not self._templates and self._quiet_before(after):
             return None
         return self._exact(position, parent, unit_has_form)
 
-    def _quiet_before(self, position: Position, after: Element) -> bool:
-        """True when no formatting element can be open in the parser's list at `position`, cheaply.
+    def _quiet_before(self, after: Element) -> bool:
+        """True when no formatting element can be open in the parser's list right after `after`, cheaply.
 
-        A formatting element left open before `after` would have been re-opened (cloned) at the first
-        character of `after`; with no clone before `position` none was. One left open inside `after`
-        shows as a formatting descendant without an end tag. Anything less clear takes the exact path.
+        A formatting element left in the list before `after` (closed implicitly, still listed) is re-opened
+        by the parser at the first text or start tag inside `after`: a clone inside it, which carries its
+        original's earlier source position. One left open inside `after` shows as a formatting descendant
+        without an end tag. (A void `after` that re-opens one becomes its child, which the parent checks
+        refuse.) That holds only where the text of `after` is read in body mode: text in a table cell
+        (behind a marker), in raw text or RCDATA, in a select or in foreign content re-opens nothing, and
+        a table's misplaced content is moved before it, out of its subtree; such an `after` takes the exact
+        path, like anything less clear.
         """
-        if self._first_clone is not None and self._first_clone < position:
-            return False
         if after.tag not in _RECONSTRUCTING_VOIDS and not after.text:
             return False  # nothing in it would have re-opened an earlier one
+        if after.matches(_UNQUIET) or after.select_one(_UNQUIET) is not None:
+            return False
+        start = after.position
         for el in after.iter_elements(_FORMATTING_TAGS):
+            where = el.position
+            if start is None or where is None or where < start:
+                return False  # a clone of something opened before `after`
             loc = el.source_location
             if loc is None or loc.end_tag is None:
                 return False
