@@ -378,3 +378,37 @@ def test_a_formatting_element_left_open_before_a_block_without_body_text(
     page = f"<!DOCTYPE html><body><p><b>bold</p><div>{inside}</div>{tail}</body>".encode()
     result = rules.apply(page, url="/x", headers=H)
     check_first_law(page, result, mark="ad")
+
+
+EVERYWHERE_TAGS = ["p", "div", "table", "li", "img", "br", "blockquote", "section", "span", "h2"]
+EVERYWHERE = "units:\n  u:\n    html: '<div class=\"ad\"><p>AD</p></div>'\nrules:\n" + "".join(
+    f"  - name: after-{tag}\n    container: [html]\n    paragraphs: '{tag}'\n    ignore_inside: []\n"
+    "    min_paragraph_words: 0\n    min_paragraphs: 1\n"
+    "    place: [{unit: u, after_paragraph: 1, repeat_every: 1}]\n"
+    for tag in EVERYWHERE_TAGS
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # An <a> inside SVG is a foreign element: it does not drop the HTML <a> left open before it.
+        "<div><a href=x>link<svg><a href=y>s</a></svg></div>after",
+        "<div><a href=x>link <svg><a>s</a></svg> text</div><p>after</p>",
+        # <object>/<marquee> clear what they left open only at their own end tag, not at a </table>.
+        "<table><marquee><br><em>x</table><textarea>t</textarea>",
+        "<table><object><br><em>x</table><textarea>t</textarea>",
+        "<table><marquee><br><a href=x><em><iframe>x</iframe></table><textarea>t</textarea>",
+        # Built one way by the 2025 parser and another by older ones (most browsers still):
+        "<select><p>x</p><textarea>t</textarea>more words<select><br>z",  # a select holding more than options
+        "<p>text<dialog><br>in dialog</dialog>more</p>",  # a <dialog> closing an open <p>
+        "<p><span>text<dialog><img>x</dialog></span>",
+    ],
+)
+def test_found_by_fuzzing_unit_everywhere(tmp_path: Path, body: str) -> None:
+    # Random documents with a unit asked after every element of ten kinds, checked against html5lib
+    # (a parser of the older generation): each of these placed a unit the browser moved or re-opened into.
+    rules = rules_from(tmp_path, EVERYWHERE)
+    page = f"<!DOCTYPE html><body>{body}</body>".encode()
+    result = rules.apply(page, url="/", headers=H)
+    check_first_law(page, result, mark="ad")

@@ -47,6 +47,7 @@ _HAZARD_TAGS = (*_FORMATTING_TAGS, "form", "template")
 # Start tags that make the parser re-open (reconstruct) active formatting elements, as text does.
 _RECONSTRUCTING_VOIDS = frozenset({"img", "br", "wbr", "input", "embed", "area", "keygen"})
 _MARKER_SELECTOR = ",".join(sorted(MARKERS))
+_CLEARED_BY_OWN_END_TAG = frozenset({"applet", "marquee", "object"})
 # Elements whose content the parser reads without re-opening formatting elements (or moves elsewhere).
 _UNQUIET = ",".join(
     sorted(
@@ -67,6 +68,7 @@ class Hazards:
 
     __slots__ = (
         "_a_orphans",
+        "_divergence",
         "_doc",
         "_first_form",
         "_first_unscoped",
@@ -91,6 +93,8 @@ class Hazards:
         self._links: list[Position] | None = None
         self._scoped: dict[Element, Position] = {}
         self._parents: dict[Element, str | None] = {}
+        # Found on the first query: () when parsers of every generation build the same tree.
+        self._divergence: tuple[Position, str] | tuple[()] | None = None
 
     def parent_problem(self, parent: Element) -> str | None:
         """`parent_problem`, remembered: paragraphs share their parents, and the walk goes up to the root."""
@@ -128,6 +132,12 @@ class Hazards:
             # A template left open swallows what follows; a formatting element left open in the list of
             # active formatting elements is re-opened by the parser inside the next text, i.e. the unit.
             scope = None if tag == "template" else el.closest(_MARKER_SELECTOR)
+            if scope is not None and scope.tag in _CLEARED_BY_OWN_END_TAG:
+                # Only </object> (</applet>, </marquee>) clears the list back to its marker; closed by
+                # anything else (a </table> around it, say), what it left open stays listed after it.
+                scope_loc = scope.source_location
+                if scope_loc is None or scope_loc.end_tag is None:
+                    scope = None
             if scope is not None:
                 self._scoped.setdefault(scope, where)
             elif tag == "a":
@@ -138,6 +148,11 @@ class Hazards:
     def problem_before(
         self, position: Position, parent: Element, unit_has_form: bool, after: Element | None = None
     ) -> str | None:
+        if self._divergence is None:
+            self._divergence = _first_divergence(self._doc)
+        if self._divergence and self._divergence[0] < position:
+            where, what = self._divergence
+            return f"{what} earlier in the page (line {where[0]}) is parsed differently by older browsers"
         if after is not None and not unit_has_form and not self._templates and self._quiet_before(after):
             return None
         return self._exact(position, parent, unit_has_form)
@@ -195,11 +210,45 @@ class Hazards:
                 (loc.start_tag.start_line, loc.start_tag.start_col)
                 for _, el in self._sorted_items()
                 if el.tag == "a"
+                and el.namespace is Namespace.HTML  # an <a> in SVG is a foreign element: no such rule
                 and (loc := el.source_location) is not None
                 and el.closest(_MARKER_SELECTOR) is None
             )
         index = bisect_right(self._links, after)
         return index < len(self._links) and self._links[index] < before
+
+
+# What a <select> holds alike in every parser generation. The 2025 parser (customizable select) keeps
+# any other element inside the select, where older parsers, still in most browsers, drop it or close the
+# select at it: what follows then lands elsewhere, and a unit after it with it.
+_OLD_SELECT_CONTENT = ":not(option):not(optgroup):not(hr):not(script):not(template)"
+
+
+def _first_divergence(doc: Document) -> tuple[Position, str] | tuple[()]:
+    """Where the first construct that parsers of different generations build differently starts, or ().
+
+    Two, from the 2025 parser changes: a <select> holding more than options, and a <dialog> or <search>
+    that closed an open <p> (older parsers keep the <p> open around it and what follows).
+    """
+    found: list[tuple[Position, str]] = []
+    for select in doc.select("select"):
+        if select.namespace is Namespace.HTML and select.select_one(_OLD_SELECT_CONTENT) is not None:
+            found.append((_position(select), "a <select> holding more than options"))
+    for tag in ("dialog", "search"):
+        for el in doc.select(tag):
+            before = el.previous_sibling
+            while before is not None and not isinstance(before, Element):
+                before = before.previous_sibling
+            if isinstance(before, Element) and before.tag == "p" and el.namespace is Namespace.HTML:
+                loc = before.source_location
+                if loc is not None and loc.end_tag is None:
+                    found.append((_position(el), f"a <{tag}> that closed an open <p>"))
+    return min(found) if found else ()
+
+
+def _position(el: Element) -> Position:
+    pos = el.position
+    return (pos[0], pos[1]) if pos is not None else (0, 0)
 
 
 def _reopen_reason(where: Position) -> str:
