@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Template
@@ -14,6 +15,7 @@ from adinject.placement.page_model import PageInfo
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
+@lru_cache(maxsize=4096)
 def slot_id(unit: str, number: int) -> str:
     """Unique in the page and stable for the same page and rules: the unit's name and its count."""
     return f"adinject-{_ID_UNSAFE.sub('-', unit).strip('-') or 'unit'}-{number}"
