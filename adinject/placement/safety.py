@@ -59,7 +59,8 @@ _UNQUIET = ",".join(
 
 
 class Hazards:
-    """Page-wide facts that make offsets unsafe: unclosed formatting elements, forms and templates.
+    """Page-wide facts that make offsets unsafe: unclosed formatting elements, forms, templates, and
+    markup that parsers of different generations build differently.
 
     Asking an element for its source location costs a few objects, and pages carry hundreds of links, so
     the elements are sorted by their (cheap) position once and examined only as far as a query needs:
