@@ -403,6 +403,10 @@ EVERYWHERE = "units:\n  u:\n    html: '<div class=\"ad\"><p>AD</p></div>'\nrules
         "<select><p>x</p><textarea>t</textarea>more words<select><br>z",  # a select holding more than options
         "<p>text<dialog><br>in dialog</dialog>more</p>",  # a <dialog> closing an open <p>
         "<p><span>text<dialog><img>x</dialog></span>",
+        # A <p> without </p> ends at its parent's end tag, but a <button> (or <span>) inside it is open
+        # there still.
+        "<ul><li><p>text<button>b</li></ul>",
+        "<div><p>text<span>s</div>",
     ],
 )
 def test_found_by_fuzzing_unit_everywhere(tmp_path: Path, body: str) -> None:

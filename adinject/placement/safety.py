@@ -333,6 +333,10 @@ def _implied_p_end(p: Element, parent: Element) -> tuple[int, Position] | str:
         ploc = parent.source_location
         if parent.tag not in P_CLOSING_PARENTS or ploc is None or ploc.end_tag is None:
             return "the paragraph has no </p> and nothing after it shows where it ends"
+        if _open_inside(p):
+            # Just before the parent's end tag, what the paragraph left open is open still (a <button>,
+            # a <span>): the unit would go inside it.
+            return "the paragraph has no </p> and an element inside it is still open where it ends"
         span = ploc.end_tag
         return span.start_offset, (span.start_line, span.start_col)
     if not isinstance(nxt, Element) or nxt.tag not in P_CLOSERS or nxt.namespace is not Namespace.HTML:
@@ -342,6 +346,17 @@ def _implied_p_end(p: Element, parent: Element) -> tuple[int, Position] | str:
         return "the paragraph has no </p> and the next element was created by the parser"
     span = nloc.start_tag
     return span.start_offset, (span.start_line, span.start_col)
+
+
+def _open_inside(el: Element) -> bool:
+    """Whether an element inside `el` has no end tag (void elements need none)."""
+    for inner in el.iter_elements():
+        if inner.tag in VOID and inner.namespace is Namespace.HTML:
+            continue
+        loc = inner.source_location
+        if loc is None or loc.end_tag is None:
+            return True
+    return False
 
 
 def _is_ancestor_or_self(candidate: Element, node: Element) -> bool:
