@@ -66,3 +66,33 @@ def follows(body: bytes) -> list[int]:
         number = before[last + len(b"<p>Paragraph ") :].split(b" ", 1)[0]
         out.append(int(number))
     return out
+
+
+# Ten kinds of element, a unit asked after every one of each: the harshest rules for the first law.
+EVERYWHERE_TAGS = ("p", "div", "table", "li", "img", "br", "blockquote", "section", "span", "h2")
+
+
+def everywhere_rules(unit_html: str) -> str:
+    """A rule file placing `unit_html` after every element of `EVERYWHERE_TAGS` in the whole page."""
+    rules = "".join(
+        f"  - name: after-{tag}\n    container: [html]\n    paragraphs: '{tag}'\n    ignore_inside: []\n"
+        "    min_paragraph_words: 0\n    min_paragraphs: 1\n"
+        "    place: [{unit: u, after_paragraph: 1, repeat_every: 1}]\n"
+        for tag in EVERYWHERE_TAGS
+    )
+    return f"units:\n  u:\n    html: '{unit_html}'\nrules:\n{rules}"
+
+
+# Markup that stresses how the parser re-opens formatting elements, fosters table content and switches
+# insertion modes. <template> is left out: html5lib, the reference judge, re-opens formatting elements
+# after a template, which browsers (and turbohtml) do not, so it would report units that are fine.
+MARKUP_PIECES = (
+    *("<p>", "</p>", "<b>", "</b>", "<i>", "</i>", "<a href=x>", "</a>", "<div>", "</div>", "text ", " "),
+    *("<table>", "</table>", "<tr>", "<td>", "</td>", "<caption>", "</caption>", "<select>", "<option>"),
+    *("</select>", "<textarea>", "</textarea>", "<script>x</script>", "<svg>", "</svg>", "<iframe>"),
+    *("</iframe>", "<br>", "<img>", "<li>", "</li>", "<ul>", "</ul>", "<blockquote>", "</blockquote>"),
+    *("<span>", "</span>", "<h2>", "</h2>", "<section>", "</section>", "<nobr>", "</nobr>", "<em>"),
+    *("</em>", "<object>", "</object>", "<marquee>", "</marquee>", "<noscript>", "</noscript>"),
+    *("<title>t</title>", "<button>", "</button>", "<!-- c -->", "<font>", "</font>", "<form>", "</form>"),
+    *("<applet>", "</applet>", "<math>", "</math>", "<dialog>", "</dialog>", "<dd>", "<pre>", "</pre>"),
+)

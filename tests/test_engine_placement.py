@@ -10,7 +10,14 @@ from turbohtml import parse
 from adinject.engine import Rules
 from adinject.placement.container import marked_article
 from adinject.placement.paragraphs import br_runs
-from tests.engine_helpers import article, follows, placed_after, rules_from, simple_rules
+from tests.engine_helpers import (
+    article,
+    everywhere_rules,
+    follows,
+    placed_after,
+    rules_from,
+    simple_rules,
+)
 from tests.first_law import check_first_law
 
 H = {"content-type": "text/html; charset=utf-8"}
@@ -380,15 +387,6 @@ def test_a_formatting_element_left_open_before_a_block_without_body_text(
     check_first_law(page, result, mark="ad")
 
 
-EVERYWHERE_TAGS = ["p", "div", "table", "li", "img", "br", "blockquote", "section", "span", "h2"]
-EVERYWHERE = "units:\n  u:\n    html: '<div class=\"ad\"><p>AD</p></div>'\nrules:\n" + "".join(
-    f"  - name: after-{tag}\n    container: [html]\n    paragraphs: '{tag}'\n    ignore_inside: []\n"
-    "    min_paragraph_words: 0\n    min_paragraphs: 1\n"
-    "    place: [{unit: u, after_paragraph: 1, repeat_every: 1}]\n"
-    for tag in EVERYWHERE_TAGS
-)
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -412,7 +410,7 @@ EVERYWHERE = "units:\n  u:\n    html: '<div class=\"ad\"><p>AD</p></div>'\nrules
 def test_found_by_fuzzing_unit_everywhere(tmp_path: Path, body: str) -> None:
     # Random documents with a unit asked after every element of ten kinds, checked against html5lib
     # (a parser of the older generation): each of these placed a unit the browser moved or re-opened into.
-    rules = rules_from(tmp_path, EVERYWHERE)
+    rules = rules_from(tmp_path, everywhere_rules('<div class="ad"><p>AD</p></div>'))
     page = f"<!DOCTYPE html><body>{body}</body>".encode()
     result = rules.apply(page, url="/", headers=H)
     check_first_law(page, result, mark="ad")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from adinject.engine import Rules, load_rules
 from tests.corpus import readability_pages
-from tests.engine_helpers import article
+from tests.engine_helpers import MARKUP_PIECES, article, everywhere_rules
 from tests.first_law import TEST_UNIT, check_first_law
 
 SMALL_PAGES = [p for p in readability_pages() if (p / "source.html").stat().st_size < 60_000][:40]
@@ -140,37 +140,15 @@ def test_real_pages_cut_and_mutated(data: st.DataObject) -> None:
     _check(_rules(spec), bytes(page))
 
 
-# Markup that stresses how the parser re-opens formatting elements, fosters table content and switches
-# insertion modes. <template> is left out: html5lib, the reference here, re-opens formatting elements
-# after a template that browsers (and turbohtml) drop, so it would report units that are fine.
-PIECES = [
-    *("<p>", "</p>", "<b>", "</b>", "<i>", "</i>", "<a href=x>", "</a>", "<div>", "</div>", "text ", " "),
-    *("<table>", "</table>", "<tr>", "<td>", "</td>", "<caption>", "</caption>", "<select>", "<option>"),
-    *("</select>", "<textarea>", "</textarea>", "<script>x</script>", "<svg>", "</svg>", "<iframe>"),
-    *("</iframe>", "<br>", "<img>", "<li>", "</li>", "<ul>", "</ul>", "<blockquote>", "</blockquote>"),
-    *("<span>", "</span>", "<h2>", "</h2>", "<section>", "</section>", "<nobr>", "</nobr>", "<em>"),
-    *("</em>", "<object>", "</object>", "<marquee>", "</marquee>", "<noscript>", "</noscript>"),
-    *("<title>t</title>", "<button>", "</button>", "<!-- c -->", "<font>", "</font>", "<form>", "</form>"),
-    *("<applet>", "</applet>", "<math>", "</math>", "<dialog>", "</dialog>", "<dd>", "<pre>", "</pre>"),
-]
-EVERYWHERE_TAGS = ["p", "div", "table", "li", "img", "br", "blockquote", "section", "span", "h2"]
-
-
 @pytest.fixture(scope="module")
 def everywhere() -> Rules:
     folder = Path(tempfile.mkdtemp(prefix="adinject-everywhere-"))
-    rules = "".join(
-        f"  - name: after-{tag}\n    container: [html]\n    paragraphs: '{tag}'\n    ignore_inside: []\n"
-        "    min_paragraph_words: 0\n    min_paragraphs: 1\n"
-        "    place: [{unit: u, after_paragraph: 1, repeat_every: 1}]\n"
-        for tag in EVERYWHERE_TAGS
-    )
-    (folder / "rules.yaml").write_text(f"units:\n  u:\n    html: '{TEST_UNIT}'\nrules:\n{rules}")
+    (folder / "rules.yaml").write_text(everywhere_rules(TEST_UNIT))
     return load_rules(folder)
 
 
 @settings(max_examples=1500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(pieces=st.lists(st.sampled_from(PIECES), min_size=3, max_size=30))
+@given(pieces=st.lists(st.sampled_from(MARKUP_PIECES), min_size=3, max_size=30))
 def test_units_everywhere_in_random_markup(everywhere: Rules, pieces: list[str]) -> None:
     page = ("<!DOCTYPE html><body>" + "".join(pieces)).encode()
     result = everywhere.apply(page, url="/", headers={"content-type": "text/html; charset=utf-8"})
