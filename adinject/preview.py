@@ -31,12 +31,13 @@ from datetime import datetime
 from typing import Any
 
 from adinject.engine import Plan, Rules
-from adinject.page.encoding import Sniffed, decode, encode_fragment, sniff
+from adinject.page.encoding import Sniffed, decode, encode_fragment, sniff_and_decode
 from adinject.page.offsets import OffsetMap
 from adinject.placement.html_sets import VOID
 from adinject.placement.page_model import parse_text
 from adinject.result import ApplyResult, Insertion, Skip
 from adinject.splice import splice
+from adinject.targeting.facts import header
 
 __all__ = ["Annotated", "annotate", "unit_insertions"]
 
@@ -79,7 +80,11 @@ def annotate(
         plan = rules.plan(body, url=url, headers=headers, explain=True, now=now)
         result = rules.realize(plan, body, context=context, csp=csp)
         version = rules.version
-    sniffed = plan.sniffed or sniff(body, _content_type(headers))
+    # As the engine reads the page (an undeclared page that is valid UTF-8 is UTF-8), when it did not.
+    text: str | None = None
+    sniffed = plan.sniffed
+    if sniffed is None:
+        sniffed, text = sniff_and_decode(body, header(headers, "content-type"))
     out = Annotated(body, result, list(notes))
     if sniffed.codec is None:
         return out  # no codec to write our markup in: the page goes out as the engine left it
@@ -94,14 +99,10 @@ def annotate(
         + _SCRIPT.strip()
         + _panel(rules, result, url=url, version=version, encoding=sniffed.name, notes=notes)
     )
-    chunks.append((_end_of_body(body, sniffed), 2, encode_fragment(panel, sniffed)))
+    chunks.append((_end_of_body(body, sniffed, text), 2, encode_fragment(panel, sniffed)))
     chunks.sort(key=lambda c: (c[0], c[1]))
     out.body = splice(body, [(offset, data) for offset, _, data in chunks])
     return out
-
-
-def _content_type(headers: Mapping[str, str]) -> str | None:
-    return next((v for k, v in headers.items() if k.lower() == "content-type"), None)
 
 
 # --- units: the engine's output bytes, each wrapped
@@ -197,10 +198,12 @@ def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int,
     return chunks
 
 
-def _end_of_body(body: bytes, sniffed: Sniffed) -> int:
-    """The byte offset of `</body>` as the parser sees it (not one inside a script), else the end."""
+def _end_of_body(body: bytes, sniffed: Sniffed, text: str | None = None) -> int:
+    """The byte offset of `</body>` as the parser sees it (not one inside a script), else the end.
+    `text`: the body decoded already, if it was."""
     try:
-        text = decode(body, sniffed)
+        if text is None:
+            text = decode(body, sniffed)
         el = parse_text(text).select_one("body")
         loc = el.source_location if el is not None else None
         if loc is not None and loc.end_tag is not None:
