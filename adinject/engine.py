@@ -650,9 +650,13 @@ def _cyclic_gc_paused() -> Iterator[None]:
                 gc.collect(0)
 
 
+def _template_sources(unit: CompiledUnit) -> list[str]:
+    """The unit's template sources: its `html`, and every variant's."""
+    return [unit.spec.html or "", *(v.html for v in (unit.spec.variants or {}).values())]
+
+
 def _may_hold_form(unit: CompiledUnit) -> bool:
-    sources = [unit.spec.html or "", *(v.html for v in (unit.spec.variants or {}).values())]
-    return any("<form" in src.lower() for src in sources)
+    return any("<form" in src.lower() for src in _template_sources(unit))
 
 
 _Made = tuple[str, WiredSlot | None, Skip | None] | Skip
@@ -661,11 +665,10 @@ _STATIC_MARKUP_LIMIT = 4096
 
 def _template_names(unit: CompiledUnit) -> frozenset[str]:
     """The variables the unit's templates (every variant's) read."""
-    sources = [unit.spec.html or ""]
-    if unit.spec.variants:
-        sources.extend(v.html for v in unit.spec.variants.values())
     env = environment()
-    return frozenset().union(*(jinja2.meta.find_undeclared_variables(env.parse(src)) for src in sources))
+    return frozenset().union(
+        *(jinja2.meta.find_undeclared_variables(env.parse(src)) for src in _template_sources(unit))
+    )
 
 
 def _unit_reads_page(unit: CompiledUnit | None, names: Mapping[str, frozenset[str]]) -> bool:

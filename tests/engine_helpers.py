@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from adinject.engine import Rules, load_rules
@@ -72,13 +73,13 @@ def follows(body: bytes) -> list[int]:
 EVERYWHERE_TAGS = ("p", "div", "table", "li", "img", "br", "blockquote", "section", "span", "h2")
 
 
-def everywhere_rules(unit_html: str) -> str:
-    """A rule file placing `unit_html` after every element of `EVERYWHERE_TAGS` in the whole page."""
+def everywhere_rules(unit_html: str, tags: Sequence[str] = EVERYWHERE_TAGS) -> str:
+    """A rule file placing `unit_html` after every element of each of `tags` in the whole page."""
     rules = "".join(
         f"  - name: after-{tag}\n    container: [html]\n    paragraphs: '{tag}'\n    ignore_inside: []\n"
         "    min_paragraph_words: 0\n    min_paragraphs: 1\n"
         "    place: [{unit: u, after_paragraph: 1, repeat_every: 1}]\n"
-        for tag in EVERYWHERE_TAGS
+        for tag in tags
     )
     return f"units:\n  u:\n    html: '{unit_html}'\nrules:\n{rules}"
 

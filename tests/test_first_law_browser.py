@@ -13,14 +13,13 @@ from __future__ import annotations
 import html
 import random
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 from turbohtml import parse
 
-from adinject.engine import Rules, load_rules
-from tests.engine_helpers import MARKUP_PIECES, everywhere_rules
+from adinject.engine import Rules
+from tests.engine_helpers import MARKUP_PIECES, everywhere_rules, rules_from
 from tests.first_law import MARK, TEST_UNIT
 from tests.test_demo_browser import find_chromium
 
@@ -49,10 +48,8 @@ BODIES = [
 
 
 @pytest.fixture(scope="module")
-def everywhere() -> Rules:
-    folder = Path(tempfile.mkdtemp(prefix="adinject-browser-"))
-    (folder / "rules.yaml").write_text(everywhere_rules(TEST_UNIT))
-    return load_rules(folder)
+def everywhere(tmp_path_factory: pytest.TempPathFactory) -> Rules:
+    return rules_from(tmp_path_factory.mktemp("everywhere"), everywhere_rules(TEST_UNIT))
 
 
 def random_bodies(rules: Rules, count: int) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from adinject.engine import Rules
 from tests.corpus import TREE_CONSTRUCTION, require
-from tests.engine_helpers import rules_from
+from tests.engine_helpers import everywhere_rules, rules_from
 from tests.first_law import TEST_UNIT, check_first_law
 
 TAGS = [
@@ -66,25 +66,7 @@ TAGS = [
 ]
 
 
-def _rules_text() -> str:
-    rules = "".join(
-        f"""  - name: after-{tag}
-    container: [html]
-    paragraphs: "{tag}"
-    ignore_inside: []
-    min_paragraph_words: 0
-    min_paragraphs: 1
-    place:
-      - unit: u
-        after_paragraph: 1
-        repeat_every: 1
-"""
-        for tag in TAGS
-    )
-    return f"units:\n  u:\n    html: '{TEST_UNIT}'\nrules:\n{rules}"
-
-
-EVERYWHERE = _rules_text()
+EVERYWHERE = everywhere_rules(TEST_UNIT, TAGS)
 
 
 def documents() -> list[tuple[str, str]]:

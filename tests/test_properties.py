@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from adinject.engine import Rules, load_rules
 from tests.corpus import readability_pages
-from tests.engine_helpers import MARKUP_PIECES, article, everywhere_rules
+from tests.engine_helpers import MARKUP_PIECES, article, everywhere_rules, rules_from
 from tests.first_law import TEST_UNIT, check_first_law
 
 SMALL_PAGES = [p for p in readability_pages() if (p / "source.html").stat().st_size < 60_000][:40]
@@ -141,10 +141,8 @@ def test_real_pages_cut_and_mutated(data: st.DataObject) -> None:
 
 
 @pytest.fixture(scope="module")
-def everywhere() -> Rules:
-    folder = Path(tempfile.mkdtemp(prefix="adinject-everywhere-"))
-    (folder / "rules.yaml").write_text(everywhere_rules(TEST_UNIT))
-    return load_rules(folder)
+def everywhere(tmp_path_factory: pytest.TempPathFactory) -> Rules:
+    return rules_from(tmp_path_factory.mktemp("everywhere"), everywhere_rules(TEST_UNIT))
 
 
 @settings(max_examples=1500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

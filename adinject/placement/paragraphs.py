@@ -64,7 +64,8 @@ def collect(
             pairs = sorted([*pairs, *runs], key=lambda pair: pair[0].position or (0, 0))
     surroundings = _Surroundings(container, ignore, auto)
     own, above = surroundings.own, surroundings.above
-    # Read once: the loop below runs for every paragraph of the page.
+    # Read once: the loop below runs for every paragraph of the page. With the plain "p" selector a
+    # match is never counted as nested in another (see _nested_paragraph).
     nested_possible = rule.paragraphs != "p"
     min_words, max_words = rule.min_paragraph_words, rule.max_paragraph_words
     for el, text in pairs:
@@ -151,8 +152,7 @@ class _Surroundings:
 
 def _nested_paragraph(el: Element, container: Element, selector: str) -> bool:
     # With a selector such as "p, div.text" an element can match inside another match; count the outer one.
-    if selector == "p":
-        return False
+    # (collect does not ask for the plain "p" selector.)
     parent = el.parent
     holder = parent.closest(selector) if isinstance(parent, Element) else None
     return holder is not None and holder is not container and _inside(holder, container)

@@ -107,10 +107,7 @@ class Hazards:
 
     def _sorted_items(self) -> list[tuple[Position, Element]]:
         if self._items is None:
-            items: list[tuple[Position, Element]] = []
-            for el in self._doc.iter_elements(_HAZARD_TAGS):
-                pos = el.position
-                items.append(((pos[0], pos[1]) if pos is not None else (0, 0), el))
+            items = [(_position(el), el) for el in self._doc.iter_elements(_HAZARD_TAGS)]
             items.sort(key=lambda item: item[0])
             self._items = items
         return self._items
