@@ -283,17 +283,6 @@ def console_errors(events: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        pytest.skip(
-            "no Chromium found (looked for chromium, chromium-browser, google-chrome on PATH and "
-            "/usr/bin/chromium); install it with `apt-get install chromium` to run the browser tests"
-        )
-    return found
-
-
-@pytest.fixture(scope="module")
 def demo_url() -> Iterator[str]:
     """The demo, served by uvicorn on a free loopback port in a background thread."""
     with serving(create_app(), "demo-server") as url:  # TCP_NODELAY: no ~40 ms Nagle delay per response

@@ -21,7 +21,6 @@ from turbohtml import parse
 from adinject.engine import Rules
 from tests.engine_helpers import MARKUP_PIECES, everywhere_rules, rules_from
 from tests.first_law import MARK, TEST_UNIT
-from tests.test_demo_browser import find_chromium
 
 BODIES = [
     # formatting elements left open before blocks whose text re-opens nothing
@@ -105,10 +104,7 @@ def browser_doms(chromium: str, documents: list[bytes], workdir: Path) -> list[s
     return out
 
 
-def test_units_land_as_meant_in_chromium(everywhere: Rules, tmp_path: Path) -> None:
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium found; install it with `apt-get install chromium` to run the browser tests")
+def test_units_land_as_meant_in_chromium(chromium: str, everywhere: Rules, tmp_path: Path) -> None:
     bodies = [*BODIES, *random_bodies(everywhere, 60)]
     pages = [f"<!DOCTYPE html><body>{body}</body>".encode() for body in bodies]
     results = [

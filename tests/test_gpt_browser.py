@@ -35,7 +35,6 @@ from tests.test_demo_browser import (
     Tab,
     check_units,
     console_errors,
-    find_chromium,
 )
 
 pytestmark = pytest.mark.browser
@@ -162,10 +161,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def tab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tab]:
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium found; install it with `apt-get install chromium` to run the browser tests")
+def tab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tab]:
     devtools = DevTools(chromium, tmp_path_factory.mktemp("chromium-gpt-profile"))
     try:
         yield Tab(devtools)

@@ -25,7 +25,7 @@ from adinject.preview import annotate
 from examples.newsroom import create_app
 from examples.newsroom.content import SEED_SLUG
 from tests.corpus import AUTO_RULES, READABILITY, require
-from tests.test_demo_browser import DevTools, Tab, console_errors, find_chromium
+from tests.test_demo_browser import DevTools, Tab, console_errors
 
 pytestmark = pytest.mark.browser
 
@@ -71,14 +71,6 @@ MEASURE = """
   };
 })()
 """
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = find_chromium()
-    if found is None:
-        pytest.skip("no Chromium found (chromium, chromium-browser, google-chrome, /usr/bin/chromium)")
-    return found
 
 
 @pytest.fixture(scope="module")

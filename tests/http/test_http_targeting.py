@@ -21,21 +21,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adinject.engine import Rules, load_rules
 from adinject.http import AdInjectMiddleware
 from adinject.targeting.buckets import BUCKET_COOKIE, experiment_bucket
+from tests.targeting_helpers import ANDROID_PHONE, DESKTOP, IPHONE
 
 Serve = Callable[[ASGIApp], httpx.Client]
 PAGE = page()
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.4 Mobile/15E148 Safari/604.1"
-)
-ANDROID_PHONE = (
-    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
-    "Mobile Safari/537.36"
-)
-DESKTOP = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
-    "Safari/537.36"
-)
 UNIT_RE = re.compile(rb'<div class="ad-slot" id="[^"]*"><p>([^<]*)</p></div>')
 
 
