@@ -714,7 +714,9 @@ def decode(data: bytes, sniffed: Sniffed) -> str:
     come back spelt the other way but with the same length -- all `offsets` relies on. Raises ValueError
     when the encoding has no Python codec.
     """
-    return data[sniffed.bom_length :].decode(_codec(sniffed), ESCAPE_ERRORS)
+    # Slicing copies the whole body; only a page with a BOM needs it.
+    body = data[sniffed.bom_length :] if sniffed.bom_length else data
+    return body.decode(_codec(sniffed), ESCAPE_ERRORS)
 
 
 def encode_text(text: str, sniffed: Sniffed) -> bytes:

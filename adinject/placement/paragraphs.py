@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from turbohtml import Document, Element, Text
@@ -54,24 +53,33 @@ def collect(
     unwanted = [s.lower() for s in text_filter.not_contains] if text_filter else []
     out: list[Candidate] = []
     cache = words_cache if words_cache is not None else {}
-    # A generator: each text is made as its paragraph is judged, and dropped after unless kept.
-    pairs: Iterable[tuple[Element, str]] = (
-        (el, got[0] if (got := cache.get(el)) else el.text) for el in container.select(rule.paragraphs)
-    )
-    if rule.br_paragraphs and rule.paragraphs.strip() == "p":
-        runs = br_runs(container)
-        if runs:
-            pairs = sorted([*pairs, *runs], key=lambda pair: pair[0].position or (0, 0))
+    found = container.select(rule.paragraphs)
+    runs = br_runs(container) if rule.br_paragraphs and rule.paragraphs.strip() == "p" else []
+    if runs:
+        # Runs of text ended by a blank line count as paragraphs too, in document order; their texts come
+        # with them (a run is no element whose text could be read).
+        for el, text in runs:
+            cache.setdefault(el, (text, count_words(text)))
+        found = sorted([*found, *(el for el, _ in runs)], key=lambda el: el.position or (0, 0))
     surroundings = _Surroundings(container, ignore, auto)
-    own, above = surroundings.own, surroundings.above
+    own, above, memo = surroundings.own, surroundings.above, surroundings.memo
     # Read once: the loop below runs for every paragraph of the page. With the plain "p" selector a
     # match is never counted as nested in another (see _nested_paragraph).
     nested_possible = rule.paragraphs != "p"
     min_words, max_words = rule.min_paragraph_words, rule.max_paragraph_words
-    for el, text in pairs:
+    append = out.append
+    for el in found:
+        # Each text is made as its paragraph is judged, and dropped after unless kept.
         cached = cache.get(el)
-        words = count_words(text) if cached is None else cached[1]
-        reason = own(el) or above(el.parent)
+        if cached is None:
+            text = el.text
+            words = count_words(text)
+        else:
+            text, words = cached
+        reason = own(el)
+        if reason is None:
+            parent = el.parent
+            reason = memo[parent] if parent in memo else above(parent)
         if reason is None:
             if nested_possible and _nested_paragraph(el, container, rule.paragraphs):
                 reason = "inside another counted paragraph"
@@ -85,7 +93,7 @@ def collect(
                     reason = "text contains none of paragraph_text.contains"
                 elif any(w in low for w in unwanted):
                     reason = "text contains a phrase in paragraph_text.not_contains"
-        out.append(Candidate(el, text if keep_text else "", words, reason is None, reason))
+        append(Candidate(el, text if keep_text else "", words, reason is None, reason))
     return out
 
 
@@ -99,13 +107,13 @@ class _Surroundings:
     one walk per distinct ancestor instead of selector matching up the tree for every paragraph.
     """
 
-    __slots__ = ("_any", "_auto", "_ignore", "_memo")
+    __slots__ = ("_any", "_auto", "_ignore", "memo")
 
     def __init__(self, container: Element, ignore: str, auto: bool) -> None:
         self._ignore = ignore
         self._auto = auto
         # The container's own verdict seeds the memo, so every walk up stops there.
-        self._memo: dict[object, str | None] = {
+        self.memo: dict[object, str | None] = {
             container: _HIDDEN_REASON if container.closest(_HIDDEN) is not None else None
         }
         # Most elements match neither: one selector call answers that for both.
@@ -120,7 +128,7 @@ class _Surroundings:
 
     def above(self, parent: object) -> str | None:
         """The verdict for everything from `parent` up to (not including) the container."""
-        memo = self._memo
+        memo = self.memo
         if parent in memo:  # the usual case: a sibling paragraph was judged already
             return memo[parent]
         chain: list[Element] = []
