@@ -72,7 +72,7 @@ def corpus(rules: Rules, repeat: int) -> None:
     print(f"{'adinject rules.apply (container: auto)':44} {a:>15.3f}")
     print(f"{'lxml.html.document_fromstring':44} {lx:>15.3f}")
     print(f"{'BeautifulSoup(lxml) + str()':44} {bs:>15.3f}")
-    print(f"apply / lxml parse: {a / lx:.2f}  (target <= 1.0) {_verdict(a / lx <= 1.0)}")
+    print(f"apply / lxml parse: {a / lx:.3f}  (target <= 1.0) {_verdict(a / lx <= 1.0)}")
     print(f"BeautifulSoup / apply: {bs / a:.1f}x  (target >= 30) {_verdict(bs / a >= 30)}")
     print(f"apply p90 {statistics.quantiles(apply_ms, n=10)[-1]:.3f} ms, max {max(apply_ms):.3f} ms")
 
