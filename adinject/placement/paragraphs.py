@@ -59,10 +59,11 @@ def collect(
         # Runs of text ended by a blank line count as paragraphs too, in document order; their texts come
         # with them (a run is no element whose text could be read).
         for el, text in runs:
-            cache.setdefault(el, (text, count_words(text)))
+            if el not in cache:  # counted already when they voted for the container
+                cache[el] = (text, count_words(text))
         found = sorted([*found, *(el for el, _ in runs)], key=lambda el: el.position or (0, 0))
     surroundings = _Surroundings(container, ignore, auto)
-    own, above, memo = surroundings.own, surroundings.above, surroundings.memo
+    own, above = surroundings.own, surroundings.above
     # Read once: the loop below runs for every paragraph of the page. With the plain "p" selector a
     # match is never counted as nested in another (see _nested_paragraph).
     nested_possible = rule.paragraphs != "p"
@@ -76,10 +77,7 @@ def collect(
             words = count_words(text)
         else:
             text, words = cached
-        reason = own(el)
-        if reason is None:
-            parent = el.parent
-            reason = memo[parent] if parent in memo else above(parent)
+        reason = own(el) or above(el.parent)
         if reason is None:
             if nested_possible and _nested_paragraph(el, container, rule.paragraphs):
                 reason = "inside another counted paragraph"
@@ -107,13 +105,13 @@ class _Surroundings:
     one walk per distinct ancestor instead of selector matching up the tree for every paragraph.
     """
 
-    __slots__ = ("_any", "_auto", "_ignore", "memo")
+    __slots__ = ("_any", "_auto", "_ignore", "_memo")
 
     def __init__(self, container: Element, ignore: str, auto: bool) -> None:
         self._ignore = ignore
         self._auto = auto
         # The container's own verdict seeds the memo, so every walk up stops there.
-        self.memo: dict[object, str | None] = {
+        self._memo: dict[object, str | None] = {
             container: _HIDDEN_REASON if container.closest(_HIDDEN) is not None else None
         }
         # Most elements match neither: one selector call answers that for both.
@@ -128,7 +126,7 @@ class _Surroundings:
 
     def above(self, parent: object) -> str | None:
         """The verdict for everything from `parent` up to (not including) the container."""
-        memo = self.memo
+        memo = self._memo
         if parent in memo:  # the usual case: a sibling paragraph was judged already
             return memo[parent]
         chain: list[Element] = []
