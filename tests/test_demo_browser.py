@@ -289,22 +289,34 @@ def demo_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def tab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tab]:
-    devtools = DevTools(chromium, tmp_path_factory.mktemp("chromium-profile"))
+@contextlib.contextmanager
+def open_tab(chromium: str, profile: Path, *, height: int = 900) -> Iterator[Tab]:
+    """A headless Chromium with one tab, closed afterwards (the browser test modules each keep one)."""
+    devtools = DevTools(chromium, profile, height=height)
     try:
         yield Tab(devtools)
     finally:
         devtools.close()
 
 
-@pytest.fixture(scope="module")
-def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    wanted = os.environ.get("ADINJECT_DEMO_SCREENSHOTS")
+def screenshot_folder(variable: str, factory: pytest.TempPathFactory, name: str) -> Path:
+    """The folder the environment variable names (created if need be), else a fresh temporary one."""
+    wanted = os.environ.get(variable)
     if wanted:
         Path(wanted).mkdir(parents=True, exist_ok=True)
         return Path(wanted)
-    return tmp_path_factory.mktemp("screenshots")
+    return factory.mktemp(name)
+
+
+@pytest.fixture(scope="module")
+def tab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tab]:
+    with open_tab(chromium, tmp_path_factory.mktemp("chromium-profile")) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return screenshot_folder("ADINJECT_DEMO_SCREENSHOTS", tmp_path_factory, "screenshots")
 
 
 def seed_lines() -> list[str]:

@@ -31,10 +31,10 @@ from examples.newsroom.content import newsroom
 from tests.loopback import serving
 from tests.test_demo_browser import (
     MEASURE_UNITS,
-    DevTools,
     Tab,
     check_units,
     console_errors,
+    open_tab,
 )
 
 pytestmark = pytest.mark.browser
@@ -162,11 +162,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def tab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tab]:
-    devtools = DevTools(chromium, tmp_path_factory.mktemp("chromium-gpt-profile"))
-    try:
-        yield Tab(devtools)
-    finally:
-        devtools.close()
+    with open_tab(chromium, tmp_path_factory.mktemp("chromium-gpt-profile")) as opened:
+        yield opened
 
 
 def visit(tab: Tab, url: str) -> dict[str, Any]:

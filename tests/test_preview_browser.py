@@ -9,7 +9,6 @@ Chromium is installed. ADINJECT_PREVIEW_SCREENSHOTS=DIR keeps the screenshots (e
 from __future__ import annotations
 
 import base64
-import os
 import socket
 import threading
 import time
@@ -25,7 +24,7 @@ from adinject.preview import annotate
 from examples.newsroom import create_app
 from examples.newsroom.content import SEED_SLUG
 from tests.corpus import AUTO_RULES, READABILITY, require
-from tests.test_demo_browser import DevTools, Tab, console_errors
+from tests.test_demo_browser import Tab, console_errors, open_tab, screenshot_folder
 
 pytestmark = pytest.mark.browser
 
@@ -75,20 +74,13 @@ MEASURE = """
 
 @pytest.fixture(scope="module")
 def tab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tab]:
-    devtools = DevTools(chromium, tmp_path_factory.mktemp("chromium-profile"), height=1000)
-    try:
-        yield Tab(devtools)
-    finally:
-        devtools.close()
+    with open_tab(chromium, tmp_path_factory.mktemp("chromium-profile"), height=1000) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    wanted = os.environ.get("ADINJECT_PREVIEW_SCREENSHOTS")
-    if wanted:
-        Path(wanted).mkdir(parents=True, exist_ok=True)
-        return Path(wanted)
-    return tmp_path_factory.mktemp("preview-screenshots")
+    return screenshot_folder("ADINJECT_PREVIEW_SCREENSHOTS", tmp_path_factory, "preview-screenshots")
 
 
 @pytest.fixture(scope="module")
