@@ -30,13 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from adinject.engine import Plan, Rules
-from adinject.page.encoding import Sniffed, decode, encode_fragment, sniff_and_decode
-from adinject.page.offsets import OffsetMap
-from adinject.placement.html_sets import VOID
-from adinject.placement.page_model import parse_text
+from adinject.edits import Edit, apply_edits
+from adinject.engine import Plan, Rules, locate_body_end
+from adinject.page.encoding import Sniffed, encode_fragment, sniff_and_decode
+from adinject.page.html_sets import VOID
 from adinject.result import ApplyResult, Insertion, Skip
-from adinject.splice import splice
 from adinject.targeting.facts import header
 
 __all__ = ["Annotated", "annotate", "unit_insertions"]
@@ -81,35 +79,33 @@ def annotate(
         result = rules.realize(plan, body, context=context, csp=csp)
         version = rules.version
     # As the engine reads the page (an undeclared page that is valid UTF-8 is UTF-8), when it did not.
-    text: str | None = None
-    sniffed = plan.sniffed
-    if sniffed is None:
-        sniffed, text = sniff_and_decode(body, header(headers, "content-type"))
+    sniffed = plan.sniffed or sniff_and_decode(body, header(headers, "content-type"))[0]
     out = Annotated(body, result, list(notes))
     if sniffed.codec is None:
         return out  # no codec to write our markup in: the page goes out as the engine left it
-    chunks: list[tuple[int, int, bytes]] = []  # (offset in the input, order at equal offsets, bytes)
-    for offset, data in _unit_chunks(result, sniffed):
-        chunks.append((offset, 0, data))
-    for offset, data in _marker_chunks(body, plan, sniffed):
-        chunks.append((offset, 1, data))
+    edits = [*_unit_edits(result, sniffed), *_marker_edits(body, plan, sniffed)]
     # No whitespace between the pieces: text outside our elements would be a node of the page's own.
     panel = (
         _STYLE.strip()
         + _SCRIPT.strip()
         + _panel(rules, result, url=url, version=version, encoding=sniffed.name, notes=notes)
     )
-    chunks.append((_end_of_body(body, sniffed, text), 2, encode_fragment(panel, sniffed)))
-    chunks.sort(key=lambda c: (c[0], c[1]))
-    out.body = splice(body, [(offset, data) for offset, _, data in chunks])
+    # The engine found </body> as the parser sees it (not one inside a script); without one, the end.
+    end = plan.body_end
+    if end is None and not plan.units:
+        # No rule parsed this page (none matched it): the only parse of it.
+        end = locate_body_end(body, header(headers, "content-type"))
+    end = end if end is not None else len(body)
+    edits.append(Edit(end, encode_fragment(panel, sniffed), order=2))
+    out.body = apply_edits(body, edits)
     return out
 
 
 # --- units: the engine's output bytes, each wrapped
 
 
-def _unit_chunks(result: ApplyResult, sniffed: Sniffed) -> list[tuple[int, bytes]]:
-    chunks: list[tuple[int, bytes]] = []
+def _unit_edits(result: ApplyResult, sniffed: Sniffed) -> list[Edit]:
+    chunks: list[Edit] = []
     shift = 0  # bytes the engine inserted before this unit: its position in the output is offset + shift
     for ins in sorted(result.insertions, key=lambda i: i.offset):
         start = ins.offset + shift
@@ -117,11 +113,11 @@ def _unit_chunks(result: ApplyResult, sniffed: Sniffed) -> list[tuple[int, bytes
         shift += ins.length
         if ins.anchor == "head":
             # Scripts the engine put in <head> (GPT): a <div> there would end the head. In as they are.
-            chunks.append((ins.offset, unit))
+            chunks.append(Edit(ins.offset, unit))
             continue
         label = _attr(f"{ins.unit} · rule {ins.rule} · {_where(ins)}")
         opening = encode_fragment(f'<div class="adinject-debug-unit" data-adinject-label="{label}">', sniffed)
-        chunks.append((ins.offset, opening + unit + encode_fragment("</div>", sniffed)))
+        chunks.append(Edit(ins.offset, opening + unit + encode_fragment("</div>", sniffed)))
     return chunks
 
 
@@ -149,7 +145,7 @@ class _Mark:
     containers: list[str] = field(default_factory=list)
 
 
-def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int, bytes]]:
+def _marker_edits(body: bytes, plan: Plan, sniffed: Sniffed) -> list[Edit]:
     traces = list(plan.traces)
     if not traces:
         return []
@@ -174,7 +170,7 @@ def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int,
             else:
                 mark.labels.append(f"{prefix}– · {info.words}w")
                 mark.reasons.append(f"{prefix}{info.left_out}")
-    chunks: list[tuple[int, bytes]] = []
+    chunks: list[Edit] = []
     for offset, mark in sorted(marks.items()):
         found_tag = _TAG.match(body, offset)
         if found_tag is None:
@@ -192,25 +188,10 @@ def _marker_chunks(body: bytes, plan: Plan, sniffed: Sniffed) -> list[tuple[int,
             # A <br> ending a run of text: no attribute can show on it, so a label goes before it.
             if mark.labels:
                 span = f'<span class="adinject-debug-run" {" ".join(attrs)}></span>'
-                chunks.append((offset, encode_fragment(span, sniffed)))
+                chunks.append(Edit(offset, encode_fragment(span, sniffed), order=1))
             continue
-        chunks.append((found_tag.end(1), encode_fragment(" " + " ".join(attrs), sniffed)))
+        chunks.append(Edit(found_tag.end(1), encode_fragment(" " + " ".join(attrs), sniffed), order=1))
     return chunks
-
-
-def _end_of_body(body: bytes, sniffed: Sniffed, text: str | None = None) -> int:
-    """The byte offset of `</body>` as the parser sees it (not one inside a script), else the end.
-    `text`: the body decoded already, if it was."""
-    try:
-        if text is None:
-            text = decode(body, sniffed)
-        el = parse_text(text).select_one("body")
-        loc = el.source_location if el is not None else None
-        if loc is not None and loc.end_tag is not None:
-            return OffsetMap(text, sniffed).to_byte(loc.end_tag.start_offset)
-    except (ValueError, IndexError):
-        pass
-    return len(body)
 
 
 def _attr(text: str) -> str:

@@ -1,9 +1,58 @@
-"""What `Rules.apply` returns: the page, what was inserted where, and why anything else was not."""
+"""The records that pass between the stages: one type per stage, defined once.
+
+`PlannedInsertion` goes from the planner (placement/planner.py) through the engine's plan to the renderer;
+an `Insertion` is what landed in the page, a `Skip` what did not and why; `ApplyResult` is what
+`Rules.apply` returns: the page, what was inserted where, and why anything else was not.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedInsertion:
+    """One unit the planner placed: at `offset` (code points of the parsed text in the planner, bytes of the
+    input once the engine has mapped it), after counted paragraph `paragraph`.
+
+    `number` (the unit's count on the page, 1-based) and `variant` (the A/B variant this visitor sees) are
+    filled in by the engine, which knows every rule's units and the request.
+    """
+
+    offset: int
+    unit: str
+    rule: str
+    paragraph: int | None
+    anchor: str  # "paragraph" or the anchor's selector
+    note: str
+    implied_close: bool  # the paragraph has no </p>: the unit must open a block that closes it
+    form_ok: bool  # a <form> in the unit would not nest in an open form
+    number: int = 0
+    variant: str = ""
+
+    @property
+    def slot_key(self) -> tuple[str, str, int, int | None, str]:
+        """Everything a template reading only `slot` can see of this slot."""
+        return (self.unit, self.variant, self.number, self.paragraph, self.rule)
+
+    def skip(self, code: str, reason: str) -> Skip:
+        """Why this planned unit did not land, attributed to its rule, unit and paragraph."""
+        return Skip(code, reason, self.rule, self.unit, self.paragraph)
+
+    def landed(self, length: int, slot_id: str) -> Insertion:
+        """The insertion this planned unit became: `length` bytes at its offset."""
+        return Insertion(
+            self.offset,
+            length,
+            self.unit,
+            self.rule,
+            self.paragraph,
+            slot_id,
+            self.anchor,
+            self.note,
+            self.variant,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
 from adinject.engine import Rules, load_rules  # noqa: E402
-from adinject.placement.page_model import parse_text  # noqa: E402
+from adinject.page.model import parse_text  # noqa: E402
 from tests.corpus import AUTO_RULES, READABILITY, readability_pages  # noqa: E402
 
 HEADERS = {"content-type": "text/html"}

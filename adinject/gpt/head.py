@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from turbohtml import Document, Element, Namespace
 
-from adinject.placement.html_sets import VOID
+from adinject.page.html_sets import VOID
 
 # Where Google serves gpt.js from (the current host and the older ones pages still use).
 GPT_HOSTS = frozenset(

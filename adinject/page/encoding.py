@@ -24,6 +24,7 @@ about where tags are.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -31,13 +32,17 @@ from typing import Final, Literal
 __all__ = [
     "ESCAPE_ERRORS",
     "SINGLE_BYTE",
+    "Decoded",
     "Sniffed",
     "charset_from_content_type",
     "decode",
+    "decode_marked",
     "encode_fragment",
     "encode_text",
+    "escape_errors",
     "lookup_label",
     "prescan",
+    "read_page",
     "sniff",
 ]
 
@@ -657,7 +662,23 @@ def sniff(data: bytes, content_type: str | None = None, default: str = "windows-
     return _sniffed(name, 0, "default")
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A page's encoding, its text (None when it has no codec or is not ASCII-compatible), and whether the
+    text holds escapes for undecodable bytes."""
+
+    sniffed: Sniffed
+    text: str | None
+    escaped: bool = False
+
+
 def sniff_and_decode(data: bytes, content_type: str | None = None) -> tuple[Sniffed, str | None]:
+    """`read_page` as a pair (sniffed, text)."""
+    decoded = read_page(data, content_type)
+    return decoded.sniffed, decoded.text
+
+
+def read_page(data: bytes, content_type: str | None = None) -> Decoded:
     """`sniff`, then `decode` when the encoding has a codec and is ASCII-compatible (else None for the text).
 
     Where nothing declares the encoding, browsers detect it from the bytes: a page that is valid UTF-8 with
@@ -671,14 +692,15 @@ def sniff_and_decode(data: bytes, content_type: str | None = None) -> tuple[Snif
         except UnicodeDecodeError:
             pass
         else:
-            return _sniffed("UTF-8", 0, "default"), text
+            return Decoded(_sniffed("UTF-8", 0, "default"), text)
     if sniffed.codec is None or not sniffed.ascii_compatible:
-        return sniffed, None
-    return sniffed, decode(data, sniffed)
+        return Decoded(sniffed, None)
+    text, escaped = decode_marked(data, sniffed)
+    return Decoded(sniffed, text, escaped)
 
 
 ESCAPE_ERRORS: Final = "adinject.byteescape"
-"""Name of the codec error handler `decode` and `encode_text` use (registered on import)."""
+"""Name of the codec error handler `decode` and `encode_text` use (registered by `escape_errors()`)."""
 
 _ESCAPE_BASE: Final = 0xDC00
 _ESCAPE_RE: Final = re.compile("[\udc00-\udcff]+")
@@ -696,7 +718,16 @@ def _byte_escape(exc: UnicodeError) -> tuple[str | bytes, int]:
     raise exc
 
 
-codecs.register_error(ESCAPE_ERRORS, _byte_escape)
+@functools.cache
+def escape_errors() -> str:
+    """The name of the byte-escape codec error handler, registered with `codecs` on first use.
+
+    Registering a named handler adds an entry to a process-wide table; doing it on first use rather than at
+    import keeps `import adinject` free of side effects. The name is adinject's own, so no other code's
+    decoding changes either way.
+    """
+    codecs.register_error(ESCAPE_ERRORS, _byte_escape)
+    return ESCAPE_ERRORS
 
 
 def _codec(sniffed: Sniffed) -> str:
@@ -715,15 +746,30 @@ def decode(data: bytes, sniffed: Sniffed) -> str:
     when the encoding has no Python codec.
     """
     # Slicing copies the whole body; only a page with a BOM needs it.
+    return decode_marked(data, sniffed)[0]
+
+
+def decode_marked(data: bytes, sniffed: Sniffed) -> tuple[str, bool]:
+    """`decode`, and whether the text holds escapes (lone surrogates) for undecodable bytes.
+
+    Strict decoding first: it is what almost every page needs, and it proves the text has no escapes, so
+    the parser need not be handed a cleaned copy (see `page.model.parse_text`). Only a page with an
+    undecodable byte pays a second decode.
+    """
+    # Slicing copies the whole body; only a page with a BOM needs it.
     body = data[sniffed.bom_length :] if sniffed.bom_length else data
-    return body.decode(_codec(sniffed), ESCAPE_ERRORS)
+    codec = _codec(sniffed)
+    try:
+        return body.decode(codec), False
+    except UnicodeDecodeError:
+        return body.decode(codec, escape_errors()), True
 
 
 def encode_text(text: str, sniffed: Sniffed) -> bytes:
     """The inverse of `decode` (without the BOM): escapes become their original bytes again."""
     codec = _codec(sniffed)
     if sniffed.name not in ("UTF-16BE", "UTF-16LE") or not _ESCAPE_RE.search(text):
-        return text.encode(codec, ESCAPE_ERRORS)
+        return text.encode(codec, escape_errors())
     # CPython's UTF-16 encoder rejects an error-handler replacement of an odd number of bytes, and each
     # escape stands for one byte, so the escapes are put back by hand between normally encoded runs.
     out = bytearray()

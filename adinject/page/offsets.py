@@ -23,7 +23,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Final
 
-from adinject.page.encoding import ESCAPE_ERRORS, SINGLE_BYTE, Sniffed, encode_text
+from adinject.page.encoding import SINGLE_BYTE, Sniffed, encode_text, escape_errors
 
 __all__ = ["OffsetMap"]
 
@@ -168,4 +168,4 @@ class OffsetMap:
             # built-in handler keeps the encoder in C.
             return len(piece.encode("utf-8", "surrogateescape"))
         assert self._sniffed.codec is not None  # checked in __init__
-        return len(piece.encode(self._sniffed.codec, ESCAPE_ERRORS))
+        return len(piece.encode(self._sniffed.codec, escape_errors()))

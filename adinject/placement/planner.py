@@ -19,7 +19,7 @@ from adinject.placement.container import find_article, marked_article
 from adinject.placement.paragraphs import Candidate, br_runs, collect
 from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem
 from adinject.placement.words import first_words
-from adinject.result import ParagraphInfo, RuleTrace, Skip
+from adinject.result import ParagraphInfo, PlannedInsertion, RuleTrace, Skip
 from adinject.targeting.conditions import OFF_CLASS, article_failure
 
 # How far a unit may shift from the paragraph it asked for, in counted paragraphs. Beyond that it is no
@@ -27,23 +27,9 @@ from adinject.targeting.conditions import OFF_CLASS, article_failure
 MAX_SHIFT = 25
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """One planned unit: inserted at normalised `offset`, after counted paragraph `paragraph`."""
-
-    offset: int
-    unit: str
-    rule: str
-    paragraph: int | None
-    anchor: str
-    note: str
-    implied_close: bool
-    form_ok: bool
-
-
 @dataclass(slots=True)
 class PagePlan:
-    slots: list[Slot] = field(default_factory=list)
+    insertions: list[PlannedInsertion] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     traces: list[RuleTrace] = field(default_factory=list)
 
@@ -126,8 +112,8 @@ def plan_page(
                 if isinstance(skip_or_slot, Skip):
                     plan.skipped.append(skip_or_slot)
                 else:
-                    plan.slots.append(skip_or_slot)
-    plan.slots.sort(key=lambda s: s.offset)
+                    plan.insertions.append(skip_or_slot)
+    plan.insertions.sort(key=lambda s: s.offset)
     return plan
 
 
@@ -226,10 +212,10 @@ def targets_for(placement: Placement, n: int) -> list[int]:
 
 def _place(
     state: _RuleState, placement: Placement, container: Element, page: _PageState
-) -> list[Skip | Slot]:
+) -> list[Skip | PlannedInsertion]:
     rule = state.rule
     n = len(state.counted)
-    out: list[Skip | Slot] = []
+    out: list[Skip | PlannedInsertion] = []
     if placement.after_anchor is not None:
         return _place_anchor(state, placement, container, page)
     limit = placement.max
@@ -269,7 +255,7 @@ def _place(
                 exhausted = found
             continue
         k, boundary, note = found
-        slot = Slot(
+        slot = PlannedInsertion(
             boundary.offset,
             placement.unit,
             rule.name,
@@ -285,7 +271,7 @@ def _place(
     return out
 
 
-def _commit(state: _RuleState, page: _PageState, slot: Slot) -> Skip | Slot:
+def _commit(state: _RuleState, page: _PageState, slot: PlannedInsertion) -> Skip | PlannedInsertion:
     """Take the slot for the page, or say which cap (page-wide, then the rule's) keeps it out."""
     rule = state.rule
     if page.cap is not None and page.units >= page.cap:
@@ -450,11 +436,11 @@ def _last_element_child(el: Element) -> Element | None:
 
 def _place_anchor(
     state: _RuleState, placement: Placement, container: Element, page: _PageState
-) -> list[Skip | Slot]:
+) -> list[Skip | PlannedInsertion]:
     anchor = placement.after_anchor
     assert anchor is not None
     rule = state.rule
-    out: list[Skip | Slot] = []
+    out: list[Skip | PlannedInsertion] = []
     matches = container.select(anchor.selector)
     wanted = anchor.nth if isinstance(anchor.nth, list) else [anchor.nth]
     starts = [c.start() for c in state.counted]
@@ -509,7 +495,7 @@ def _place_anchor(
         if problem is not None:
             out.append(Skip(problem[0], problem[1], rule.name, placement.unit, paragraph or None))
             continue
-        slot = Slot(
+        slot = PlannedInsertion(
             got.offset,
             placement.unit,
             rule.name,
@@ -540,4 +526,4 @@ def _climb(el: Element, container: Element) -> Element | None:
         current = parent
 
 
-__all__ = ["PagePlan", "Slot", "parent_problem", "plan_page", "targets_for"]
+__all__ = ["PagePlan", "parent_problem", "plan_page", "targets_for"]

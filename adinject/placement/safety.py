@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from turbohtml import Document, DocumentFragment, Element, Namespace
 
-from adinject.placement.html_sets import (
+from adinject.page.html_sets import (
     CELLS,
     FORMATTING,
     MARKERS,

@@ -16,14 +16,18 @@ plans, and a bucket in the reason would split the cache a hundredfold for nothin
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from adinject.language.schema import OptOut, Referrer, Rule, Schedule, When
 from adinject.targeting.buckets import in_percent
-from adinject.targeting.facts import RequestFacts
+from adinject.targeting.facts import DEVICE_HEADERS, REFERRER_HEADER, RequestFacts
 
 Failure = tuple[str, str]
+Stage = Literal["request", "page", "article"]
+RequestCheck = Callable[[Rule, When, RequestFacts], "Failure | None"]
 
 # <meta> names whose content is a comma-separated list: each item is a value of its own.
 LIST_VALUED = frozenset({"keywords", "news_keywords", "article:tag"})
@@ -54,18 +58,109 @@ def values_match(wanted: bool | Sequence[str], present: Sequence[str]) -> bool:
     return any(normalize(value) in have for value in wanted)
 
 
-# --- request conditions
+# --- the condition table
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One `when:` key: when it can be checked, what it reads, and (for request conditions) the check.
+
+    Everything the rest of adinject needs to know about conditions is derived from this table: which rules
+    depend on the request (the plan-cache key), which request headers a rule's output depends on (`Vary`),
+    whether it needs the visitor's bucket (the bucket cookie), and whether it depends on the time.
+    """
+
+    key: str  # the `when:` key
+    stage: Stage
+    reads: tuple[str, ...] = ()  # request headers it is read from
+    bucket: bool = False  # reads the visitor's bucket (the cookie, or `bucket_header`)
+    timed: bool = False  # the same request can get another answer at another time
+    check: RequestCheck | None = None  # request conditions only: why the request rules the rule out
+
+    def present(self, when: When) -> bool:
+        # A request condition counts once given, even as `query: {}` (it was written, so it is checked);
+        # `exclude_classes` defaults to an empty list, which sets nothing.
+        value = getattr(when, self.key)
+        return value is not None and (self.stage == "request" or value != [])
+
+
+def _device(rule: Rule, when: When, facts: RequestFacts) -> Failure | None:
+    if when.device is not None and facts.device not in when.device:
+        return (
+            "when_device",
+            f"the visitor's device is {facts.device}; the rule is for {', '.join(when.device)}",
+        )
+    return None
+
+
+def _schedule(rule: Rule, when: When, facts: RequestFacts) -> Failure | None:
+    if when.schedule is not None and not schedule_active(when.schedule, facts.now):
+        return "when_schedule", "outside the rule's schedule"
+    return None
+
+
+def _percent(rule: Rule, when: When, facts: RequestFacts) -> Failure | None:
+    if when.percent is not None and not in_percent(facts.bucket, when.percent, when.experiment or rule.name):
+        return "when_percent", f"the visitor is not in the rule's {when.percent}%"
+    return None
+
+
+def _referrer(rule: Rule, when: When, facts: RequestFacts) -> Failure | None:
+    return referrer_failure(when.referrer, facts.referrer_host) if when.referrer is not None else None
+
+
+def _query(rule: Rule, when: When, facts: RequestFacts) -> Failure | None:
+    for name, wanted in (when.query or {}).items():
+        if not values_match(wanted, facts.query.get(name, ())):
+            return "when_query", f"the URL's query parameter {name!r} does not match"
+    return None
+
+
+# In the order they are checked (the first failure is the reason given).
+CONDITIONS: tuple[Condition, ...] = (
+    Condition("device", "request", reads=DEVICE_HEADERS, check=_device),
+    Condition("schedule", "request", timed=True, check=_schedule),
+    Condition("percent", "request", bucket=True, check=_percent),
+    Condition("referrer", "request", reads=(REFERRER_HEADER,), check=_referrer),
+    Condition("query", "request", check=_query),  # reads the URL, which every cache keys on anyway
+    Condition("meta", "page"),
+    Condition("exclude_meta", "page"),
+    Condition("exclude_classes", "article"),
+    Condition("words", "article"),
+)
+_REQUEST = tuple(c for c in CONDITIONS if c.stage == "request")
+
+
+def conditions_of(when: When | None, stage: Stage | None = None) -> tuple[Condition, ...]:
+    """The conditions `when` sets (of one stage, or all)."""
+    if when is None:
+        return ()
+    return tuple(c for c in CONDITIONS if (stage is None or c.stage == stage) and c.present(when))
 
 
 def uses_request(when: When | None) -> bool:
     """Whether a rule's outcome can differ between two requests for the same page."""
-    return when is not None and (
-        when.device is not None
-        or when.schedule is not None
-        or when.percent is not None
-        or when.referrer is not None
-        or when.query is not None
-    )
+    return bool(conditions_of(when, "request"))
+
+
+def uses_bucket(when: When | None) -> bool:
+    """Whether the rule reads the visitor's bucket."""
+    return any(c.bucket for c in conditions_of(when))
+
+
+def depends_on_time(when: When | None) -> bool:
+    return any(c.timed for c in conditions_of(when))
+
+
+def request_reads(when: When | None, bucket_reads: frozenset[str]) -> frozenset[str]:
+    """The request headers the rule's conditions read: what its output depends on, for `Vary`.
+    `bucket_reads`: the headers the bucket is read from (see `facts.bucket_headers`)."""
+    reads: set[str] = set()
+    for condition in conditions_of(when):
+        reads.update(condition.reads)
+        if condition.bucket:
+            reads |= bucket_reads
+    return frozenset(reads)
 
 
 def schedule_active(schedule: Schedule, now: datetime) -> bool:
@@ -99,23 +194,11 @@ def request_failure(rule: Rule, facts: RequestFacts) -> Failure | None:
     when = rule.when
     if when is None:
         return None
-    if when.device is not None and facts.device not in when.device:
-        return (
-            "when_device",
-            f"the visitor's device is {facts.device}; the rule is for {', '.join(when.device)}",
-        )
-    if when.schedule is not None and not schedule_active(when.schedule, facts.now):
-        return "when_schedule", "outside the rule's schedule"
-    if when.percent is not None and not in_percent(facts.bucket, when.percent, when.experiment or rule.name):
-        return "when_percent", f"the visitor is not in the rule's {when.percent}%"
-    if when.referrer is not None:
-        failed = referrer_failure(when.referrer, facts.referrer_host)
-        if failed is not None:
-            return failed
-    if when.query is not None:
-        for name, wanted in when.query.items():
-            if not values_match(wanted, facts.query.get(name, ())):
-                return "when_query", f"the URL's query parameter {name!r} does not match"
+    for condition in _REQUEST:
+        assert condition.check is not None  # every request condition has one
+        failure = condition.check(rule, when, facts)
+        if failure is not None:
+            return failure
     return None
 
 

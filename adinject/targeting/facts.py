@@ -14,6 +14,17 @@ from urllib.parse import parse_qs, urlsplit
 from adinject.targeting.buckets import cookie_bucket, hashed_bucket
 from adinject.targeting.device import Device, device_class
 
+# The request headers each fact is read from. The condition table (conditions.py) names these same
+# constants, so the headers a rule depends on (its `Vary`) are the headers actually read.
+DEVICE_HEADERS = ("user-agent", "sec-ch-ua-mobile")
+REFERRER_HEADER = "referer"
+COOKIE_HEADER = "cookie"
+
+
+def bucket_headers(bucket_header: str | None) -> frozenset[str]:
+    """The headers the visitor's bucket is read from: `bucket_header` (when set), then the cookie."""
+    return frozenset({COOKIE_HEADER, *([bucket_header.lower()] if bucket_header else [])})
+
 
 @dataclass(frozen=True, slots=True)
 class RequestFacts:
@@ -40,7 +51,7 @@ def visitor_bucket(headers: Mapping[str, str], bucket_header: str | None) -> int
         value = (header(headers, bucket_header) or "").strip()
         if value:
             return hashed_bucket(value)
-    return cookie_bucket(header(headers, "cookie"))
+    return cookie_bucket(header(headers, COOKIE_HEADER))
 
 
 def referrer_host(value: str | None) -> str | None:
@@ -66,9 +77,9 @@ def request_facts(
         raise ValueError("now must be timezone-aware")
     query = {k: tuple(v) for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
     return RequestFacts(
-        device=device_class(header(headers, "user-agent"), header(headers, "sec-ch-ua-mobile")),
+        device=device_class(*(header(headers, name) for name in DEVICE_HEADERS)),
         bucket=visitor_bucket(headers, bucket_header),
-        referrer_host=referrer_host(header(headers, "referer")),
+        referrer_host=referrer_host(header(headers, REFERRER_HEADER)),
         query=query,
         now=now,
     )

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from turbohtml import Comment, Element, Namespace, Text, TokenType, parse_fragment, tokenize
 
-from adinject.placement.html_sets import P_CLOSERS, VOID
+from adinject.page.html_sets import P_CLOSERS, VOID
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Template
 from jinja2.utils import concat
 
-from adinject.placement.page_model import PageInfo
+from adinject.page.model import PageInfo
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 

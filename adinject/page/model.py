@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,7 +20,24 @@ class PageInfo:
     meta_all: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def parse_text(text: str) -> Document:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with U+FFFD for each lone surrogate: the same length, so the same code-point offsets."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def parse_text(text: str, *, escaped: bool = False) -> Document:
+    """Parse a page's text. `escaped`: the text may hold lone surrogates (escapes of undecodable bytes).
+
+    turbohtml raises reading the source location of an element whose attribute name holds a lone surrogate,
+    so such a text is parsed as a copy with U+FFFD in place of each surrogate, as a browser reads it.
+    turbohtml's offsets count code points, and each replacement is one code point for one, so every offset
+    into the copy is the same offset into `text`.
+    """
+    if escaped:
+        text = without_surrogates(text)
     # scripting=True because browsers run with scripting on: <noscript> is then raw text, and nothing
     # inside it is an element we could place next to.
     return parse(text, source_locations=True, scripting=True)

@@ -1,0 +1,120 @@
+"""The rule index: everything about a rule set that does not depend on a page or a request, worked out once
+at load. Planning and rendering then only look things up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import jinja2.meta
+
+from adinject.language.globs import PathMatcher
+from adinject.language.loader import CompiledRules, CompiledUnit
+from adinject.language.schema import Rule, Settings
+from adinject.targeting.conditions import depends_on_time, request_reads, uses_request
+from adinject.targeting.facts import bucket_headers
+from adinject.units.environment import environment
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFacts:
+    """What the unit templates read, which decides how their markup may be reused."""
+
+    form_units: frozenset[str]  # may hold a <form>: only their boundaries pay for the form check
+    per_request_units: frozenset[str]  # read `context`: rendered for every response
+    static_units: frozenset[str]  # read only `slot`: rendered once per slot number
+    reads_page: bool  # something reads the page's title or meta tags
+
+
+class RuleIndex:
+    """The enabled rules with their URL matchers, and the facts derived from them and their units."""
+
+    __slots__ = ("_active", "_rule_reads", "compiled", "reads", "settings", "targeted", "timed", "units")
+
+    def __init__(self, compiled: CompiledRules) -> None:
+        self.compiled = compiled
+        self.settings: Settings = compiled.settings
+        self._active: tuple[tuple[Rule, PathMatcher], ...] = tuple(
+            (rule, PathMatcher(rule.pages.paths, rule.pages.exclude_paths))
+            for rule in compiled.rules
+            if rule.enabled
+        )
+        bucket = bucket_headers(self.settings.bucket_header)
+        self._rule_reads: dict[str, frozenset[str]] = {
+            rule.name: request_reads(rule.when, bucket) | (bucket if self.has_variants(rule) else frozenset())
+            for rule, _ in self._active
+        }
+        # Site-wide, today: the request headers any enabled rule reads. Per URL would be
+        # `self.reads_of(self.rules_for(path))`.
+        self.reads: frozenset[str] = frozenset().union(*self._rule_reads.values())
+        self.timed = any(depends_on_time(rule.when) for rule, _ in self._active)
+        # Whether any request can change a plan at all: if not, planning never looks at the request.
+        self.targeted = any(uses_request(rule.when) or self.has_variants(rule) for rule, _ in self._active)
+        self.units = _unit_facts(compiled, [rule for rule, _ in self._active])
+
+    @property
+    def rule_count(self) -> int:
+        return len(self._active)
+
+    def rules_for(self, path: str) -> list[Rule]:
+        """The enabled rules whose `pages` match the URL path, in file order."""
+        return [rule for rule, matcher in self._active if matcher.matches(path)]
+
+    def matches_url(self, url: str) -> bool:
+        path = urlsplit(url).path or "/"
+        return any(matcher.matches(path) for _, matcher in self._active)
+
+    def reads_of(self, rules: list[Rule]) -> frozenset[str]:
+        """The request headers these rules' output depends on (for `Vary`)."""
+        return frozenset().union(*(self._rule_reads[rule.name] for rule in rules))
+
+    def unit(self, name: str) -> CompiledUnit | None:
+        return self.compiled.units.get(name)
+
+    def has_variants(self, rule: Rule) -> bool:
+        return any(bool((unit := self.unit(p.unit)) and unit.variants) for p in rule.place)
+
+
+def _unit_facts(compiled: CompiledRules, rules: list[Rule]) -> UnitFacts:
+    names = {name: _template_names(unit) for name, unit in compiled.units.items()}
+    static = frozenset(
+        name
+        for name, unit in compiled.units.items()
+        if names[name] <= {"slot"} and unit.spec.promotions is None and unit.spec.gpt is None
+    )
+    reads_page = bool(compiled.settings.opt_out.meta) or any(
+        (rule.when is not None and bool(rule.when.meta or rule.when.exclude_meta))
+        or any(_unit_reads_page(compiled.units.get(p.unit), names) for p in rule.place)
+        for rule in rules
+    )
+    return UnitFacts(
+        form_units=frozenset(name for name, unit in compiled.units.items() if _may_hold_form(unit)),
+        per_request_units=frozenset(name for name in compiled.units if "context" in names[name]),
+        static_units=static,
+        reads_page=reads_page,
+    )
+
+
+def _template_sources(unit: CompiledUnit) -> list[str]:
+    """The unit's template sources: its `html`, and every variant's."""
+    return [unit.spec.html or "", *(v.html for v in (unit.spec.variants or {}).values())]
+
+
+def _may_hold_form(unit: CompiledUnit) -> bool:
+    return any("<form" in src.lower() for src in _template_sources(unit))
+
+
+def _template_names(unit: CompiledUnit) -> frozenset[str]:
+    """The variables the unit's templates (every variant's) read."""
+    env = environment()
+    return frozenset().union(
+        *(jinja2.meta.find_undeclared_variables(env.parse(src)) for src in _template_sources(unit))
+    )
+
+
+def _unit_reads_page(unit: CompiledUnit | None, names: Mapping[str, frozenset[str]]) -> bool:
+    # Promotions are chosen by the page's section and tags; GPT targeting sends them too.
+    if unit is None:
+        return False
+    return "page" in names[unit.name] or unit.spec.promotions is not None or unit.spec.gpt is not None

@@ -1,0 +1,253 @@
+"""Rendering a plan: the unit templates for this response, checked and encoded, as edits of the input.
+
+What may be reused is reused through an explicit `RenderCache` that the caller owns (the middleware keeps
+one beside its plan cache; `Rules.apply` has its own): the rendered edits of a plan whose units read nothing
+of the response (no `context`, no GPT nonce), and the markup of units that read only `slot`, since every
+page has a slot 1, 2, 3 of each. Plans themselves are never written to: a plan held by a plan cache is read
+by many threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adinject.edits import Edit
+from adinject.engine.index import RuleIndex
+from adinject.engine.planning import Plan
+from adinject.gpt.csp import script_permit
+from adinject.gpt.script import WiredSlot, display_script, head_markup
+from adinject.gpt.slot import SlotError, wire_slot
+from adinject.language.loader import CompiledUnit
+from adinject.language.schema import Settings
+from adinject.page.encoding import encode_fragment
+from adinject.page.model import PageInfo
+from adinject.result import Insertion, PlannedInsertion, Skip
+from adinject.units import promotions as house
+from adinject.units.fragment import FragmentError, check_fragment
+from adinject.units.render import render_unit, slot_id
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The edits to make (at input offsets), the insertions they are, and everything skipped."""
+
+    edits: tuple[Edit, ...] = ()
+    insertions: tuple[Insertion, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+
+
+# A unit's markup for one slot, the GPT slot it wires (if any), and a note when its wiring failed; or the
+# Skip that keeps the unit out.
+Made = tuple[str, WiredSlot | None, Skip | None] | Skip
+
+
+class RenderCache:
+    """A bounded, thread-safe map for rendered output (least recently used goes first).
+
+    Safe to share between threads and between rule versions: keys carry the rules version. A lost race
+    renders the same thing twice, which is harmless; the lock only guards the map.
+    """
+
+    __slots__ = ("_entries", "_lock", "maxsize")
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        if maxsize < 0:
+            raise ValueError(f"maxsize must not be negative, got {maxsize}")
+        self.maxsize = maxsize
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if self.maxsize == 0:
+            return
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True, slots=True)
+class GptWiring:
+    """Whether this response gets GPT wiring, with which nonce, and why not."""
+
+    enabled: bool
+    nonce: str | None = None
+    skip: Skip | None = None
+
+    @classmethod
+    def decide(cls, plan: Plan, header_policies: Sequence[str], settings: Settings) -> GptWiring:
+        head = plan.head
+        if head is None or plan.page is None:
+            return cls(False)  # no planned unit has gpt
+        if head.offset is None:
+            return cls(False, skip=Skip("gpt_no_head", f"GPT is not wired: {head.problem}", unit="gpt"))
+        permit = script_permit(
+            [*header_policies, *head.csp],
+            library_url=None if head.library_loaded else settings.gpt_library_url,
+        )
+        if not permit.allowed:
+            return cls(False, skip=Skip("gpt_csp", f"GPT is not wired: {permit.reason}", unit="gpt"))
+        return cls(True, permit.nonce)
+
+
+def render(
+    plan: Plan, index: RuleIndex, context: Mapping[str, Any], policies: Sequence[str], cache: RenderCache
+) -> Rendered:
+    """The plan rendered for this response, from `cache` when nothing in it depends on the response."""
+    per_request = index.units.per_request_units
+    if plan.head is not None or any(u.unit in per_request for u in plan.units):
+        return _render(plan, index, context, policies, cache)
+    key = ("plan", plan.rules_version, plan.serial)
+    kept: Rendered | None = cache.get(key)
+    if kept is None:
+        kept = _render(plan, index, context, policies, cache)
+        cache.put(key, kept)
+    return kept
+
+
+def _render(
+    plan: Plan, index: RuleIndex, context: Mapping[str, Any], policies: Sequence[str], cache: RenderCache
+) -> Rendered:
+    skipped = list(plan.skipped)
+    sniffed = plan.sniffed
+    if not plan.units or sniffed is None or plan.page is None:
+        return Rendered(skipped=tuple(skipped))
+    gpt = GptWiring.decide(plan, policies, index.settings)
+    if gpt.skip is not None:
+        skipped.append(gpt.skip)
+    edits: list[Edit] = []
+    insertions: list[Insertion] = []
+    wired: list[WiredSlot] = []
+    for pu in plan.units:
+        made = _markup(pu, index, plan.page, context, gpt, cache)
+        if isinstance(made, Skip):
+            skipped.append(made)
+            continue
+        markup, slot, problem = made
+        if problem is not None:
+            skipped.append(problem)
+        checked = _checked(pu, markup)
+        if isinstance(checked, Skip):
+            skipped.append(checked)
+            continue
+        data = encode_fragment(checked, sniffed)
+        edits.append(Edit(pu.offset, data))
+        insertions.append(pu.landed(len(data), slot_id(pu.unit, pu.number)))
+        if slot is not None:
+            wired.append(slot)
+    if wired and plan.head is not None and plan.head.offset is not None:
+        data = encode_fragment(_head_scripts(plan.page, wired, plan, index.settings, gpt), sniffed)
+        # Before any unit at the same offset: the scripts belong to <head>.
+        edits.insert(0, Edit(plan.head.offset, data, order=-1))
+        insertions.insert(
+            0, Insertion(plan.head.offset, len(data), "gpt", "", None, "", "head", plan.head.where)
+        )
+    return Rendered(tuple(edits), tuple(insertions), tuple(skipped))
+
+
+def _head_scripts(
+    page: PageInfo, wired: list[WiredSlot], plan: Plan, settings: Settings, gpt: GptWiring
+) -> str:
+    assert plan.head is not None
+    return head_markup(
+        wired,
+        section=house.page_section(page.meta_all),
+        keywords=house.page_tags(page.meta_all),
+        library_url=None if plan.head.library_loaded else settings.gpt_library_url,
+        nonce=gpt.nonce,
+        prebid_timeout_ms=settings.prebid_timeout_ms,
+    )
+
+
+def _checked(pu: PlannedInsertion, markup: str) -> str | Skip:
+    """The unit's markup when it is safe at this boundary, else why not."""
+    try:
+        fragment = check_fragment(markup)
+    except FragmentError as exc:
+        return pu.skip("bad_markup", f"the unit's markup is unsafe to insert: {exc}")
+    if pu.implied_close and not fragment.closes_p:
+        return pu.skip(
+            "unsafe",
+            "the paragraph has no </p> and the unit does not start with a block element that would close it",
+        )
+    if fragment.has_form and not pu.form_ok:
+        return pu.skip("unsafe", "the unit has a <form> and the page has an open <form> there")
+    return fragment.markup
+
+
+def _markup(
+    pu: PlannedInsertion,
+    index: RuleIndex,
+    page: PageInfo,
+    context: Mapping[str, Any],
+    gpt: GptWiring,
+    cache: RenderCache,
+) -> Made:
+    compiled = index.unit(pu.unit)
+    if compiled is None:
+        return pu.skip("no_unit", f"unit '{pu.unit}' is not defined")
+    if pu.unit not in index.units.static_units:
+        return unit_markup(pu, compiled, page, context, gpt)
+    key = ("slot", index.compiled.version, pu.slot_key)
+    made: Made | None = cache.get(key)
+    if made is None:
+        made = unit_markup(pu, compiled, page, context, gpt)
+        cache.put(key, made)
+    return made
+
+
+def unit_markup(
+    pu: PlannedInsertion, compiled: CompiledUnit, page: PageInfo, context: Mapping[str, Any], gpt: GptWiring
+) -> Made:
+    """The unit's markup for this slot, the GPT slot it wires (if any), and a note when its wiring failed;
+    or the Skip that keeps the unit out."""
+    spec = compiled.spec
+    items: list[dict[str, Any]] = []
+    if spec.promotions is not None:
+        items = house.choose(compiled.promotions, page.meta_all, spec.promotions.count)
+        if not items:
+            return pu.skip(
+                "no_promotion", f"no promotion in {spec.promotions.file} suits this page's section or tags"
+            )
+    sid = slot_id(pu.unit, pu.number)
+    try:
+        markup = render_unit(
+            compiled.template_for(pu.variant),
+            unit=pu.unit,
+            rule=pu.rule,
+            number=pu.number,
+            paragraph=pu.paragraph,
+            page=page,
+            context=context,
+            variant=pu.variant,
+            promotions=items,
+        )
+    except Exception as exc:  # a template error skips this unit, never the page
+        return pu.skip("render_failed", f"the template failed: {exc}")
+    if not markup.strip():
+        # A template may decide to show nothing (no related article for this page): not an error.
+        return pu.skip("empty", "the unit rendered no markup for this page")
+    if spec.gpt is None:
+        return markup, None, None
+    script = display_script(sid, prebid=bool(spec.gpt.prebid), nonce=gpt.nonce) if gpt.enabled else None
+    try:
+        wired_markup = wire_slot(markup, sid, min_height=spec.gpt.min_height, script=script)
+    except SlotError as exc:
+        # The unit still goes in as its template wrote it; GPT just cannot fill it.
+        return markup, None, pu.skip("gpt_slot", f"the slot is not wired for GPT: {exc}")
+    return wired_markup, WiredSlot(sid, spec.gpt) if gpt.enabled else None, None
