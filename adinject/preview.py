@@ -209,8 +209,6 @@ def _panel(
     rules: Rules | None, result: ApplyResult, *, url: str, version: str, encoding: str, notes: Sequence[str]
 ) -> str:
     missed = [s for s in result.skipped if s.unit is not None]
-    rule_skips = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
-    page_skips = [s for s in result.skipped if s.rule is None]
     units = unit_insertions(result)
     parts = [
         '<div id="adinject-debug-panel" role="complementary" aria-label="adinject preview">',
@@ -219,49 +217,74 @@ def _panel(
         '<div class="adinject-debug-body">',
         f'<p class="adinject-debug-meta">{_text(url)}<br>rules {_text(version)} · {_text(encoding)} · '
         f"{result.duration_ms:.2f} ms</p>",
+        *_page_notes(result, notes),
+        "<h4>Did not land</h4>",
+        *_missed(missed),
+        "<h4>Inserted</h4>",
+        *_inserted(units),
+        "<h4>Rules</h4><ul>",
+        *_rule_states(rules, result),
+        "</ul>",
+        '<p class="adinject-debug-legend">'
+        '<span class="adinject-debug-key-p">¶3 · 41w</span> counted paragraph '
+        '<span class="adinject-debug-key-out">– · 2w</span> left out '
+        '<span class="adinject-debug-key-c">container</span> '
+        '<span class="adinject-debug-key-u">unit</span></p>',
+        "</div></details></div>",
     ]
-    for note in notes:
-        parts.append(f'<p class="adinject-debug-note">{_text(note)}</p>')
+    return "\n".join(parts)
+
+
+def _page_notes(result: ApplyResult, notes: Sequence[str]) -> list[str]:
+    parts = [f'<p class="adinject-debug-note">{_text(note)}</p>' for note in notes]
     for ins in result.insertions:
         if ins.anchor == "head":
             parts.append(
                 f'<p class="adinject-debug-note">Page: the GPT scripts went into &lt;head&gt; '
                 f"({_text(_where(ins))}), wiring the slots below.</p>"
             )
-    for skip in page_skips:
+    for skip in result.skipped:
+        if skip.rule is None:
+            parts.append(
+                f'<p class="adinject-debug-note">Page: {_text(skip.reason)} <code>{skip.code}</code></p>'
+            )
+    return parts
+
+
+def _missed(missed: list[Skip]) -> list[str]:
+    if not missed:
+        return ['<p class="adinject-debug-dim">Every unit the rules wanted landed.</p>']
+    parts = ["<ul>"]
+    # The same unit skipped for the same reason at several positions (a `max` reached, say) is one line.
+    grouped: dict[tuple[str, str, str, str], list[int]] = {}
+    for skip in missed:
+        key = (skip.unit or "", skip.rule or "", skip.reason, skip.code)
+        grouped.setdefault(key, []).extend([skip.paragraph] if skip.paragraph else [])
+    for (unit, by, reason, code), paragraphs in grouped.items():
+        wanted = f", wanted after {', '.join(f'¶{n}' for n in paragraphs)}" if paragraphs else ""
         parts.append(
-            f'<p class="adinject-debug-note">Page: {_text(skip.reason)} <code>{skip.code}</code></p>'
+            f'<li><b>{_text(unit)}</b> <span class="adinject-debug-dim">rule {_text(by)}{wanted}</span>'
+            f"<br>{_text(reason)} <code>{code}</code></li>"
         )
-    parts.append("<h4>Did not land</h4>")
-    if missed:
-        parts.append("<ul>")
-        # The same unit skipped for the same reason at several positions (a `max` reached, say) is one line.
-        grouped: dict[tuple[str, str, str, str], list[int]] = {}
-        for skip in missed:
-            key = (skip.unit or "", skip.rule or "", skip.reason, skip.code)
-            grouped.setdefault(key, []).extend([skip.paragraph] if skip.paragraph else [])
-        for (unit, by, reason, code), paragraphs in grouped.items():
-            wanted = f", wanted after {', '.join(f'¶{n}' for n in paragraphs)}" if paragraphs else ""
-            parts.append(
-                f'<li><b>{_text(unit)}</b> <span class="adinject-debug-dim">rule {_text(by)}{wanted}</span>'
-                f"<br>{_text(reason)} <code>{code}</code></li>"
-            )
-        parts.append("</ul>")
-    else:
-        parts.append('<p class="adinject-debug-dim">Every unit the rules wanted landed.</p>')
-    parts.append("<h4>Inserted</h4>")
-    if units:
-        parts.append("<ol>")
-        for ins in units:
-            parts.append(
-                f'<li><b>{_text(ins.unit)}</b> <span class="adinject-debug-dim">rule {_text(ins.rule)}, '
-                f"{_text(_where(ins))}, #{_text(ins.slot_id)}</span></li>"
-            )
-        parts.append("</ol>")
-    else:
-        parts.append('<p class="adinject-debug-dim">No unit on this page.</p>')
-    parts.append("<h4>Rules</h4><ul>")
+    parts.append("</ul>")
+    return parts
+
+
+def _inserted(units: list[Insertion]) -> list[str]:
+    if not units:
+        return ['<p class="adinject-debug-dim">No unit on this page.</p>']
+    items = [
+        f'<li><b>{_text(ins.unit)}</b> <span class="adinject-debug-dim">rule {_text(ins.rule)}, '
+        f"{_text(_where(ins))}, #{_text(ins.slot_id)}</span></li>"
+        for ins in units
+    ]
+    return ["<ol>", *items, "</ol>"]
+
+
+def _rule_states(rules: Rules | None, result: ApplyResult) -> list[str]:
+    rule_skips = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
     traces = {t.rule: t for t in result.traces}
+    parts: list[str] = []
     for rule in rules.compiled.rules if rules is not None else ():
         trace = traces.get(rule.name)
         if not rule.enabled:
@@ -280,16 +303,7 @@ def _panel(
         if gate is not None and gate.code != "no_container":
             state += f"; placed nothing: {_text(gate.reason)} <code>{gate.code}</code>"
         parts.append(f'<li><b>{_text(rule.name)}</b> <span class="adinject-debug-dim">{state}</span></li>')
-    parts.append("</ul>")
-    parts.append(
-        '<p class="adinject-debug-legend">'
-        '<span class="adinject-debug-key-p">¶3 · 41w</span> counted paragraph '
-        '<span class="adinject-debug-key-out">– · 2w</span> left out '
-        '<span class="adinject-debug-key-c">container</span> '
-        '<span class="adinject-debug-key-u">unit</span></p>'
-    )
-    parts.append("</div></details></div>")
-    return "\n".join(parts)
+    return parts
 
 
 # The style and script. Everything is keyed on data-adinject-* attributes and adinject-debug-* names, so

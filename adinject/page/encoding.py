@@ -552,6 +552,22 @@ def _xml_declaration_encoding(buf: bytes) -> str | None:
     return name
 
 
+def _skip_tag(buf: bytes, pos: int) -> int:
+    """Past a tag other than <meta> at `pos`: its name, then its attributes (so a '>' inside a quoted value
+    is skipped). The position of its '>', or _END_OF_DATA."""
+    n = len(buf)
+    end = pos + 2
+    while end < n and buf[end] not in b"\t\n\x0c\r >":
+        end += 1
+    if end >= n:
+        return _END_OF_DATA
+    pos = end
+    while True:
+        attribute, pos = _get_attribute(buf, pos)
+        if attribute is None:
+            return pos
+
+
 def prescan(data: bytes) -> str | None:
     """The encoding declared in the first 1024 bytes of `data`, or None.
 
@@ -594,17 +610,7 @@ def prescan(data: bytes) -> str | None:
         if pos + 1 < n and (
             buf[pos + 1] in _LETTERS or (buf[pos + 1] == 0x2F and pos + 2 < n and buf[pos + 2] in _LETTERS)
         ):
-            # Any other tag: skip its name, then its attributes (so a '>' inside a quoted value is skipped).
-            end = pos + 2
-            while end < n and buf[end] not in b"\t\n\x0c\r >":
-                end += 1
-            if end >= n:
-                break
-            pos = end
-            while True:
-                attribute, pos = _get_attribute(buf, pos)
-                if attribute is None:
-                    break
+            pos = _skip_tag(buf, pos)
             if pos == _END_OF_DATA:
                 break
             pos += 1

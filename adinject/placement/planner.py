@@ -447,68 +447,65 @@ def _place_anchor(
     placed_here = 0
     for nth in wanted:
         if placement.max is not None and placed_here >= placement.max:
-            out.append(
-                Skip(
-                    "max",
-                    f"max ({placement.max}) units of this placement already placed",
-                    rule.name,
-                    placement.unit,
-                )
-            )
+            reason = f"max ({placement.max}) units of this placement already placed"
+            out.append(Skip("max", reason, rule.name, placement.unit))
             continue
         index = nth - 1 if nth > 0 else len(matches) + nth
         if not 0 <= index < len(matches):
-            out.append(
-                Skip(
-                    "out_of_range",
-                    f"there is no match {nth} of '{anchor.selector}' in the container",
-                    rule.name,
-                    placement.unit,
-                )
-            )
+            reason = f"there is no match {nth} of '{anchor.selector}' in the container"
+            out.append(Skip("out_of_range", reason, rule.name, placement.unit))
             continue
-        el = _climb(matches[index], container)
-        got: Boundary | str = (
-            "no safe place next to it inside the container"
-            if el is None
-            else boundary_after(el, state.hazards)
-        )
-        if isinstance(got, str):
-            out.append(
-                Skip(
-                    "unsafe",
-                    f"cannot insert safely after '{anchor.selector}' #{nth}: {got}",
-                    rule.name,
-                    placement.unit,
-                )
-            )
+        found = _anchor_insertion(state, placement, container, page, matches[index], nth, starts)
+        if isinstance(found, Skip):
+            out.append(found)
             continue
-        paragraph = bisect_right(starts, got.offset)
-        problem = _position_problem(state, placement, paragraph) if paragraph >= 1 else None
-        if problem is None:
-            nxt = _next_element(got.after)
-            sel = ", ".join(placement.keep_away_from)
-            if sel and nxt is not None and nxt.matches(sel):
-                problem = ("keep_away", f"the anchor is followed by <{nxt.tag}> (keep_away_from)")
-            elif got.offset in page.taken:
-                problem = ("taken", f"the boundary is taken by rule '{page.taken[got.offset]}'")
-        if problem is not None:
-            out.append(Skip(problem[0], problem[1], rule.name, placement.unit, paragraph or None))
-            continue
-        slot = PlannedInsertion(
-            got.offset,
-            placement.unit,
-            rule.name,
-            paragraph or None,
-            anchor.selector,
-            f"after '{anchor.selector}' #{nth}",
-            got.implied_close,
-            placement.unit in state.form_units and _form_ok(got, state.hazards),
-        )
-        committed = _commit(state, page, slot)
-        placed_here += committed is slot
+        committed = _commit(state, page, found)
+        placed_here += committed is found
         out.append(committed)
     return out
+
+
+def _anchor_insertion(
+    state: _RuleState,
+    placement: Placement,
+    container: Element,
+    page: _PageState,
+    match: Element,
+    nth: int,
+    starts: list[int],
+) -> PlannedInsertion | Skip:
+    """The insertion after the `nth` match of the anchor, or why there is none."""
+    anchor = placement.after_anchor
+    assert anchor is not None
+    rule = state.rule
+    el = _climb(match, container)
+    got: Boundary | str = (
+        "no safe place next to it inside the container" if el is None else boundary_after(el, state.hazards)
+    )
+    if isinstance(got, str):
+        reason = f"cannot insert safely after '{anchor.selector}' #{nth}: {got}"
+        return Skip("unsafe", reason, rule.name, placement.unit)
+    paragraph = bisect_right(starts, got.offset)
+    problem = _position_problem(state, placement, paragraph) if paragraph >= 1 else None
+    if problem is None:
+        nxt = _next_element(got.after)
+        sel = ", ".join(placement.keep_away_from)
+        if sel and nxt is not None and nxt.matches(sel):
+            problem = ("keep_away", f"the anchor is followed by <{nxt.tag}> (keep_away_from)")
+        elif got.offset in page.taken:
+            problem = ("taken", f"the boundary is taken by rule '{page.taken[got.offset]}'")
+    if problem is not None:
+        return Skip(problem[0], problem[1], rule.name, placement.unit, paragraph or None)
+    return PlannedInsertion(
+        got.offset,
+        placement.unit,
+        rule.name,
+        paragraph or None,
+        anchor.selector,
+        f"after '{anchor.selector}' #{nth}",
+        got.implied_close,
+        placement.unit in state.form_units and _form_ok(got, state.hazards),
+    )
 
 
 def _climb(el: Element, container: Element) -> Element | None:
