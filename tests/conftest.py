@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from tests.test_demo_browser import find_chromium
+
+# CI must not fail at random: there every property test replays the same examples (derandomized), and a
+# failure prints the blob that reproduces it. At a desk the examples are random, and more of them, so new
+# bugs keep being found where they can be looked at. `--hypothesis-profile` overrides either.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=200, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +27,10 @@ def chromium() -> str:
             "/usr/bin/chromium); install it with `apt-get install chromium` to run the browser tests"
         )
     return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A browser test starts Chromium: slow by nature, whatever it checks.
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)

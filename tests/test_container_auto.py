@@ -114,6 +114,7 @@ def _judge(rules: Rules, page: Path) -> tuple[int, int, bool, int]:
 
 
 @pytest.mark.corpus
+@pytest.mark.slow
 def test_auto_container_lands_between_article_paragraphs(auto_rules: Rules) -> None:
     require(READABILITY)
     good = bad = pages6 = covered6 = 0

@@ -415,6 +415,7 @@ def test_random_mixtures(page: tuple[bytes, str | None]) -> None:
 
 
 @pytest.mark.corpus
+@pytest.mark.slow
 def test_corpus_pages() -> None:
     pages = sorted(CORPUS.glob("*/source.html"))
     if not pages:

@@ -222,6 +222,7 @@ def test_text_runs_between_line_breaks_get_a_label(tmp_path: Path) -> None:
 
 
 @pytest.mark.corpus
+@pytest.mark.slow
 def test_corpus_pages_parse_the_same_with_markers(tmp_path: Path) -> None:
     pages = readability_pages()
     if not pages:

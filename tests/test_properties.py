@@ -145,6 +145,7 @@ def everywhere(tmp_path_factory: pytest.TempPathFactory) -> Rules:
     return rules_from(tmp_path_factory.mktemp("everywhere"), everywhere_rules(TEST_UNIT))
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(pieces=st.lists(st.sampled_from(MARKUP_PIECES), min_size=3, max_size=30))
 def test_units_everywhere_in_random_markup(everywhere: Rules, pieces: list[str]) -> None:
