@@ -34,6 +34,7 @@ from adinject.gpt.slot import SlotError, wire_slot
 from adinject.language.globs import PathMatcher
 from adinject.language.loader import CompiledRules, CompiledUnit, load_rule_set
 from adinject.language.schema import Rule, Settings, When
+from adinject.language.templates import environment
 from adinject.page.encoding import Sniffed, encode_fragment, sniff, sniff_and_decode
 from adinject.page.offsets import OffsetMap
 from adinject.placement.page_model import PageInfo, opted_out, page_info, parse_text
@@ -44,7 +45,6 @@ from adinject.targeting.buckets import choose_variant
 from adinject.targeting.conditions import page_failure, page_opt_out, request_failure, uses_request
 from adinject.targeting.facts import RequestFacts, header, request_facts
 from adinject.units import promotions as house
-from adinject.units.environment import environment
 from adinject.units.fragment import FragmentError, check_fragment
 from adinject.units.render import render_unit, slot_id
 

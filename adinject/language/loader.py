@@ -56,7 +56,7 @@ from adinject.language.schema import (
     When,
 )
 from adinject.language.selectors import check_selector
-from adinject.units.environment import environment
+from adinject.language.templates import environment
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 DATA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
