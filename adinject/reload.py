@@ -25,7 +25,6 @@ it is asked to (`ensure_watching`, called by the middleware on every request; it
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adinject.engine import Plan, Rules, load_rules
-from adinject.language.loader import RULE_FILE_SUFFIXES
+from adinject.language import sources
 from adinject.language.problems import RulesError
 from adinject.metrics import METRICS, Metrics
 from adinject.result import ApplyResult, Skip
@@ -154,8 +153,7 @@ class LiveRules:
     ) -> None:
         self.path = Path(path)
         # A single rule file is watched through its folder, where its OFF file lives too.
-        self._single = self.path.is_file()
-        self.folder = self.path.parent if self._single else self.path
+        self.folder = self.path.parent if self.path.is_file() else self.path
         self.label = str(self.path)
         env = os.environ.get(RELOAD_ENV, "").strip().lower()
         self.watch = watch and env not in ("off", "0", "false", "no")
@@ -173,9 +171,8 @@ class LiveRules:
         self.last_error: RulesError | None = None
         self.good: Rules | None = None
 
-        # Taken before loading, so a change made while the folder loads is seen by the next check. It cannot
-        # cover the data files yet (only the loaded rules name them): the first check then finds the digest
-        # changed, loads once more and, the version being the same, keeps the rules it has.
+        # The version of the files as last loaded (or looked at, when they did not load): the next check
+        # compares the files on disk with it. A failed load keeps this first look, taken before loading.
         self._seen = self._digest()
         self._off = self._off_now()
         try:
@@ -194,6 +191,7 @@ class LiveRules:
             )
             self.good = None
         else:
+            self._seen = self.good.version
             self.loaded_at = time.time()
             log.info(
                 "adinject: rules %s loaded from %s (%s)", self.good.version, self.label, _summary(self.good)
@@ -246,7 +244,7 @@ class LiveRules:
                 log.exception("adinject: a rules listener failed")
         return True
 
-    def _settled(self, digest: bytes) -> bytes:
+    def _settled(self, digest: str) -> str:
         """Wait until the files stop changing (a save in several steps, a `git checkout` of many files)."""
         for _ in range(20):
             time.sleep(0.05)
@@ -256,7 +254,7 @@ class LiveRules:
             digest = again
         return digest
 
-    def _load(self, digest: bytes) -> None:
+    def _load(self, digest: str) -> None:
         for _ in range(5):
             try:
                 rules = load_rules(self.path)
@@ -281,7 +279,8 @@ class LiveRules:
                     _lines(exc),
                 )
                 return
-            self._seen = digest
+            # The version of the bytes loaded: a change made while they were read shows at the next check.
+            self._seen = rules.version
             self.last_error = None
             if self.good is not None and rules.version == self.good.version:
                 return  # the same bytes again (a file touched, or changed and changed back)
@@ -327,19 +326,6 @@ class LiveRules:
     def _off_source(self) -> str:
         return f"{OFF_ENV} is set" if env_off() else f"{self.folder / OFF_FILE} exists"
 
-    def _rule_files(self) -> list[Path]:
-        if self._single:
-            return [self.path]
-        try:
-            entries = list(os.scandir(self.folder))
-        except OSError:
-            return []
-        return sorted(
-            Path(e.path)
-            for e in entries
-            if e.name.endswith(RULE_FILE_SUFFIXES) and not e.name.startswith(".")
-        )
-
     def _data_files(self) -> list[Path]:
         """The data files (promotions) the last good rules read: `.json` files and files in sub-folders too,
         which no listing of the folder's rule files shows. A new one named by a rule change is covered from
@@ -347,38 +333,14 @@ class LiveRules:
         good = self.good
         return [Path(name) for name in good.compiled.data_files] if good is not None else []
 
-    def _watched(self) -> list[tuple[bytes, Path]]:
-        """Every file the loader reads, each under a name that cannot collide with another's."""
-        files = self._rule_files()
-        out = [(path.name.encode(), path) for path in files]
-        seen = {path.resolve() for path in files}
-        for path in self._data_files():
-            if path.resolve() in seen:
-                continue  # a data file directly in the folder as .yaml is listed with the rule files already
-            try:
-                shown = path.resolve().relative_to(self.folder.resolve()).as_posix()
-            except ValueError:
-                shown = str(path)
-            out.append((b"data:" + shown.encode(), path))
-        return out
-
-    def _digest(self) -> bytes:
-        """What the loader would read: every rule and data file's name and bytes (a missing folder digests
-        too)."""
-        digest = hashlib.blake2b(digest_size=16)
-        for name, path in self._watched():
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                data = f"unreadable: {exc.errno}".encode()
-            digest.update(b"%d:%s%d:" % (len(name), name, len(data)))
-            digest.update(data)
-        return digest.digest()
+    def _digest(self) -> str:
+        """The version of the files on disk, as the loader would compute it (a missing folder has one too)."""
+        return sources.version_on_disk(self.path, self._data_files())
 
     def _stat(self) -> tuple[object, ...]:
         """Names, sizes, modification times and the OFF file: the cheap trigger of the polling watcher."""
         out: list[object] = [self._off_now()]
-        for name, path in self._watched():
+        for name, path in sources.on_disk(self.path, self._data_files()):
             try:
                 st = path.stat()
             except OSError:

@@ -13,13 +13,12 @@ translated back through that map.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from adinject.language import sources
 from adinject.language.globs import check_glob
 from adinject.language.problems import Problem, RulesError
 from adinject.language.schema import (
@@ -56,10 +56,17 @@ from adinject.language.schema import (
     When,
 )
 from adinject.language.selectors import check_selector
+from adinject.language.sources import RULE_FILE_SUFFIXES, DataKind
 from adinject.language.templates import environment
 
-RULE_FILE_SUFFIXES = (".yaml", ".yml")
-DATA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+__all__ = [
+    "RULE_FILE_SUFFIXES",
+    "CompiledRules",
+    "CompiledUnit",
+    "CompiledVariant",
+    "dotted",
+    "load_rule_set",
+]
 
 KeyPath = tuple[str | int, ...]
 Pos = tuple[int, int]  # 1-based line and column
@@ -132,19 +139,10 @@ def load_rule_set(path: str | os.PathLike[str]) -> CompiledRules:
 
 
 def _rule_files(root: Path, problems: list[Problem]) -> list[Path]:
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
+    if not root.is_file() and not root.is_dir():
         problems.append(Problem(str(root), 1, 1, "", "no such file or folder"))
         return []
-    found = sorted(
-        (
-            p
-            for p in root.iterdir()
-            if p.suffix in RULE_FILE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-        ),
-        key=lambda p: p.name,
-    )
+    found = sources.rule_files(root)
     if not found:
         problems.append(Problem(str(root), 1, 1, "", "no rule files (*.yaml, *.yml) in this folder"))
     return found
@@ -174,7 +172,7 @@ class _File:
     data: Any = None
     parsed: bool = False  # the YAML was read; `data` is meaningful
     model: RuleFile | None = None  # set when the file passed schema validation
-    data_model: PromotionFile | None = None  # set for a data file that passed validation
+    data_model: BaseModel | None = None  # set for a data file that passed validation
     templates: dict[str, jinja2.Template] = field(default_factory=dict)  # unit name -> compiled `html`
     variant_templates: dict[tuple[str, str], jinja2.Template] = field(default_factory=dict)
     source: _Source = field(default_factory=_Source)
@@ -362,11 +360,11 @@ def _validate(file: _File, problems: list[Problem]) -> None:
         problems.extend(_translate(file, exc.errors()))
 
 
-def _validate_data(file: _File, problems: list[Problem]) -> None:
+def _validate_data(file: _File, kind: DataKind, problems: list[Problem]) -> None:
     try:
-        file.data_model = PromotionFile.model_validate(file.data)
+        file.data_model = kind.model.model_validate(file.data)
     except ValidationError as exc:
-        problems.extend(_translate(file, exc.errors(), PromotionFile))
+        problems.extend(_translate(file, exc.errors(), kind.model))
 
 
 @dataclass(frozen=True)
@@ -894,37 +892,27 @@ def _resolved(name: str | Path) -> Path:
     return Path(name).resolve()
 
 
-def _data_references(
-    files: list[_File], folder: Path, problems: list[Problem]
-) -> dict[Path, list[tuple[_File, str]]]:
-    """Data files the units name, resolved in the rules folder -> (file, unit name) of each unit naming it."""
-    refs: dict[Path, list[tuple[_File, str]]] = {}
-    base = folder.resolve()
+def _data_references(files: list[_File], folder: Path, problems: list[Problem]) -> dict[Path, DataKind]:
+    """The data files the units name, resolved in the rules folder, and their kind."""
+    refs: dict[Path, DataKind] = {}
     for file in files:
         if not file.parsed:
             continue
-        for name, unit in _raw_units(file).items():
-            promotions = unit.get("promotions") if isinstance(unit, dict) else None
-            wanted = promotions.get("file") if isinstance(promotions, dict) else None
-            if not isinstance(wanted, str):
+        for name, wanted, kind in sources.data_file_names(_raw_units(file)):
+            try:
+                target = sources.locate_data_file(folder, wanted)
+            except ValueError as exc:
+                problems.append(file.problem(kind.path(name), str(exc)))
                 continue
-            path: KeyPath = ("units", name, "promotions", "file")
-            target = (base / wanted).resolve()
-            if Path(wanted).is_absolute() or not target.is_relative_to(base):
-                problems.append(
-                    file.problem(path, f"{wanted!r} is outside the rules folder: name a file in it")
-                )
-            elif target.suffix not in DATA_FILE_SUFFIXES:
-                problems.append(file.problem(path, f"{wanted!r} is not a .yaml, .yml or .json file"))
-            elif not target.is_file():
-                problems.append(file.problem(path, f"there is no data file {wanted!r} in the rules folder"))
-            else:
-                refs.setdefault(target, []).append((file, name))
+            refs.setdefault(target, kind)
     return refs
 
 
 def _load_data_files(
-    refs: dict[Path, list[tuple[_File, str]]], read: dict[Path, _File], folder: Path, problems: list[Problem]
+    refs: dict[Path, DataKind],
+    read: dict[Path, _File],
+    folder: Path,
+    problems: list[Problem],
 ) -> dict[Path, _File]:
     out: dict[Path, _File] = {}
     for target in sorted(refs):
@@ -932,7 +920,7 @@ def _load_data_files(
         if file is None:  # not a top-level YAML file of the folder: a .json, or in a sub-folder
             file = _read_file(folder / target.relative_to(folder.resolve()), problems)
         if file.parsed:
-            _validate_data(file, problems)
+            _validate_data(file, refs[target], problems)
         out[target] = file
     return out
 
@@ -956,7 +944,7 @@ def _compile(files: list[_File], data: dict[Path, _File], folder: Path) -> Compi
             promotions: tuple[Promotion, ...] = ()
             if spec.promotions is not None:
                 data_model = data[(base / spec.promotions.file).resolve()].data_model
-                assert data_model is not None  # a data file with problems raised RulesError
+                assert isinstance(data_model, PromotionFile)  # a data file with problems raised RulesError
                 promotions = tuple(data_model.promotions)
             template = file.templates[name] if spec.html is not None else variants[0].template
             units[name] = CompiledUnit(name, spec, template, variants, promotions)
@@ -971,23 +959,14 @@ def _compile(files: list[_File], data: dict[Path, _File], folder: Path) -> Compi
         units=types.MappingProxyType(units),
         settings=settings,
         files=tuple(f.name for f in files),
-        version=_version(files, data_files, base),
+        version=_version(files, data, folder),
         origins=types.MappingProxyType(origins),
         data_files=tuple(f.name for f in data_files),
     )
 
 
-def _version(files: list[_File], data_files: Sequence[_File] = (), base: Path | None = None) -> str:
-    digest = hashlib.sha256()
-    for file in files:
-        # Length-prefixed: moving bytes from the end of one file to the start of the next changes it too.
-        name = os.path.basename(file.name).encode()
-        digest.update(b"%d:%s%d:" % (len(name), name, len(file.raw)))
-        digest.update(file.raw)
-    for file in data_files:
-        # Data files may sit in sub-folders: their path in the folder, marked so no rule file can collide.
-        shown = _resolved(file.name).relative_to(base) if base is not None else Path(file.name)
-        name = b"data:" + shown.as_posix().encode()
-        digest.update(b"%d:%s%d:" % (len(name), name, len(file.raw)))
-        digest.update(file.raw)
-    return digest.hexdigest()[:12]
+def _version(files: list[_File], data: dict[Path, _File], folder: Path) -> str:
+    """The version of exactly the bytes loaded (not of a second read, which may already differ)."""
+    raw = {_resolved(f.name): f.raw for f in [*files, *data.values()]}
+    named = sources.named(folder, [Path(f.name) for f in files], data)
+    return sources.version((name, raw[path.resolve()]) for name, path in named)
