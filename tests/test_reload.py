@@ -279,6 +279,7 @@ def test_the_off_file_turns_every_unit_off_until_removed(
     assert isinstance(off, Inactive) and off.code == "off" and off.inner is good
     assert not off.matches_url("/news/a")
     assert off.apply(PAGE).body == PAGE
+    assert off.bucket_header is None and off.inactive_code == "off"
     assert metrics.registry.get_sample_value("adinject_kill_switch", {"folder": str(folder)}) == 1
     assert any("kill switch on" in r.getMessage() for r in caplog.records)
 
@@ -333,6 +334,7 @@ def test_start_up_without_units_when_allowed_then_the_fix_goes_live(
     folder = write(tmp_path / "rules", rule="rules: [")
     live = live_factory(folder, watch=False, allow_invalid=True)
     assert isinstance(live.current, Inactive) and live.current.code == "no_rules"
+    assert live.current.inactive_code == "no_rules" and live.current.bucket_header is None
     assert live.current.apply(PAGE).body == PAGE
     write(folder, "v1")
     assert live.check()

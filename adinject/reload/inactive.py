@@ -21,6 +21,10 @@ class Inactive:
 
     __slots__ = ("code", "inner", "reason", "version")
 
+    # The HTTP layer reads these two of whatever rules are current, with no isinstance or getattr: rules
+    # that place nothing name no header that identifies a reader, and say why they place nothing.
+    bucket_header: str | None = None
+
     def __init__(self, inner: Rules | None, code: str, reason: str) -> None:
         self.inner = inner
         self.code = code
@@ -29,6 +33,11 @@ class Inactive:
 
     def __repr__(self) -> str:
         return f"<Inactive {self.version}: {self.reason}>"
+
+    @property
+    def inactive_code(self) -> str | None:
+        """Why nothing is placed (`off`, `no_rules`); None on rules that place units."""
+        return self.code
 
     def matches_url(self, path: str) -> bool:
         return False
