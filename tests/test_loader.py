@@ -16,7 +16,7 @@ import yaml
 from adinject.language.loader import CompiledRules, load_rule_set
 from adinject.language.problems import Problem, RulesError
 from adinject.language.schema import Placement, Rule, RuleFile, Settings
-from adinject.units.environment import environment, make_environment
+from adinject.language.templates import environment, make_environment
 
 FIXTURES = Path(__file__).parent / "rules_fixtures"
 NEWS = FIXTURES / "news.yaml"

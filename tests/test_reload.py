@@ -1,4 +1,4 @@
-"""Live rules (adinject/reload.py): reload on change, keep the last good rules, the kill switch, start-up.
+"""Live rules (adinject/reload/): reload on change, keep the last good rules, the kill switch, start-up.
 
 Watcher tests poll for the outcome with a generous timeout (the requirement is 2 seconds; the measured delay
 is printed, run with `-s` to see it) rather than asserting wall-clock times.
@@ -279,6 +279,7 @@ def test_the_off_file_turns_every_unit_off_until_removed(
     assert isinstance(off, Inactive) and off.code == "off" and off.inner is good
     assert not off.matches_url("/news/a")
     assert off.apply(PAGE).body == PAGE
+    assert off.bucket_header is None and off.inactive_code == "off"
     assert metrics.registry.get_sample_value("adinject_kill_switch", {"folder": str(folder)}) == 1
     assert any("kill switch on" in r.getMessage() for r in caplog.records)
 
@@ -333,6 +334,7 @@ def test_start_up_without_units_when_allowed_then_the_fix_goes_live(
     folder = write(tmp_path / "rules", rule="rules: [")
     live = live_factory(folder, watch=False, allow_invalid=True)
     assert isinstance(live.current, Inactive) and live.current.code == "no_rules"
+    assert live.current.inactive_code == "no_rules" and live.current.bucket_header is None
     assert live.current.apply(PAGE).body == PAGE
     write(folder, "v1")
     assert live.check()
@@ -443,6 +445,41 @@ def test_every_forked_worker_watches_for_itself(folder: Path) -> None:
     assert parent_end.poll(TIMEOUT + 5)
     assert parent_end.recv() == "v2"
     child.join(TIMEOUT)
+    live.stop()
+
+
+def _check_in_child(live: LiveRules, conn: multiprocessing.connection.Connection) -> None:
+    conn.send(live.check())
+
+
+@pytest.mark.skipif(sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods(),
+                    reason="needs fork")  # fmt: skip
+def test_a_forked_child_does_not_inherit_a_held_lock(folder: Path) -> None:
+    """A check in progress in the parent at the fork (its lock held) must not block checks in the child."""
+    live = LiveRules(folder, watch=False, metrics=None)
+    write(folder, "v2")
+    ctx = multiprocessing.get_context("fork")
+    parent_end, child_end = ctx.Pipe()
+    with live._locks.get().check, _threads_quiet():
+        child = ctx.Process(target=_check_in_child, args=(live, child_end))
+        child.start()
+        assert parent_end.poll(TIMEOUT), "the child's check waited for a lock of the parent"
+        assert parent_end.recv() is True
+    child.join(TIMEOUT)
+    assert marker(live.current) == "v1", "the child's reload is the child's"
+
+
+def test_ensure_watching_starts_one_watcher_per_process(folder: Path) -> None:
+    live = LiveRules(folder, mode="poll", poll_interval=0.05, metrics=None)
+    live.ensure_watching()
+    thread = live._thread
+    live.ensure_watching()
+    live.start()
+    assert live._thread is thread and thread is not None and thread.is_alive()
+    live.stop()
+    assert not thread.is_alive()
+    live.ensure_watching()
+    assert live._thread is not thread, "stopped, then asked again: a new watcher"
     live.stop()
 
 

@@ -12,9 +12,9 @@ import jinja2.meta
 from adinject.language.globs import PathMatcher
 from adinject.language.loader import CompiledRules, CompiledUnit
 from adinject.language.schema import Rule, Settings
+from adinject.language.templates import environment
 from adinject.targeting.conditions import depends_on_time, request_reads, uses_request
 from adinject.targeting.facts import bucket_headers
-from adinject.units.environment import environment
 
 
 @dataclass(frozen=True, slots=True)

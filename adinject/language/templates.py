@@ -1,5 +1,8 @@
 """The Jinja2 environment unit templates are compiled and rendered with.
 
+It belongs to the rule language: the loader compiles every unit's template with it (a template that does
+not compile is a problem in the rule file), and the engine renders those same compiled templates.
+
 Choices, and why:
 
 * Sandboxed, and immutable (`ImmutableSandboxedEnvironment`): rule files are written by ad ops, not by the

@@ -1,0 +1,312 @@
+"""`LiveRules`: a rules folder kept live, whose `current` is always a complete, valid rules object.
+
+`LiveRules(path)` loads the folder (raising `RulesError` if it is invalid, unless told to start without
+units) and, once `start()` is called, watches it from a daemon thread (watcher.py).
+
+A change that loads is swapped in as a new immutable `Rules`; a change that does not (bad YAML, an unknown
+key, a broken template, a unit that does not exist) is logged with every problem at file:line:col and the
+last good rules keep serving. Fixing the folder is the next change, and it goes live.
+
+`current` is replaced by one attribute assignment, which is atomic; readers take it once per response (the
+middleware does), so every response is built from exactly one version.
+
+Each process watches for itself: uvicorn and gunicorn workers each build their own middleware (and so their
+own `LiveRules`), and a `LiveRules` created before a fork starts a fresh watcher in the child the first time
+it is asked to (`ensure_watching`, called by the middleware on every request; it costs one comparison of
+process ids). The child also takes fresh locks: a lock that a thread of the parent held at the fork stays
+held in the child, where that thread does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from adinject.engine import Rules, load_rules
+from adinject.language import sources
+from adinject.language.problems import RulesError
+from adinject.metrics import METRICS, Metrics
+from adinject.reload.inactive import Inactive
+from adinject.reload.killswitch import KillSwitch
+from adinject.reload.watcher import Mode, PerProcess, file_stats, from_environment, start_watcher
+
+__all__ = ["Listener", "LiveRules"]
+
+log = logging.getLogger("adinject")
+
+Listener = Callable[["Rules | Inactive"], None]
+
+
+class _Locks:
+    def __init__(self) -> None:
+        self.check = threading.Lock()  # one check at a time
+        self.start = threading.Lock()  # one watcher thread at a time
+
+
+class LiveRules:
+    """A rules folder (or file) kept live: `current` is always a complete, valid rules object.
+
+    `watch=False` loads once and never looks again (`check()` still reloads on demand). `mode` picks the
+    watcher; `ADINJECT_RELOAD=poll` forces polling and `ADINJECT_RELOAD=off` turns watching off.
+    `allow_invalid=True` starts with no units when the folder is invalid (logged) instead of raising, and
+    the first valid state of the folder goes live.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        watch: bool = True,
+        allow_invalid: bool = False,
+        mode: Mode = "auto",
+        poll_interval: float = 0.5,
+        settle: float = 0.2,
+        metrics: Metrics | None = METRICS,
+    ) -> None:
+        self.path = Path(path)
+        # A single rule file is watched through its folder, where its OFF file lives too.
+        self.folder = self.path.parent if self.path.is_file() else self.path
+        self.label = str(self.path)
+        self.watch, self.mode = from_environment(watch, mode)
+        self.poll_interval = poll_interval
+        self.settle = settle
+        self.metrics = metrics
+        self._switch = KillSwitch(self.folder)
+        self._locks = PerProcess(_Locks)
+        self._listeners: list[Listener] = []
+        self._thread: threading.Thread | None = None
+        self._thread_pid = 0  # the process `_thread` watches in; 0 when it watches nowhere
+        self._stop = threading.Event()
+        self.loaded_at = 0.0
+        self.last_error: RulesError | None = None
+        self.good: Rules | None = None
+        self._load_first(allow_invalid)
+        self.current: Rules | Inactive = self._effective()
+        self._report()
+
+    def _load_first(self, allow_invalid: bool) -> None:
+        # The version of the files as last loaded (or looked at, when they did not load): the next check
+        # compares the files on disk with it. A failed load keeps this first look, taken before loading.
+        self._seen = self._digest()
+        self._off = self._switch.on()
+        try:
+            self.good = load_rules(self.path)
+        except RulesError as exc:
+            self._failed(exc)
+            if not allow_invalid:
+                log.error("adinject: the rules in %s are invalid; not starting:\n%s", self.label, _lines(exc))
+                raise
+            log.error(
+                "adinject: the rules in %s are invalid; starting without units until they are fixed:\n%s",
+                self.label,
+                _lines(exc),
+            )
+        else:
+            self._seen = self.good.version
+            self.loaded_at = time.time()
+            log.info(
+                "adinject: rules %s loaded from %s (%s)", self.good.version, self.label, _summary(self.good)
+            )
+        if self._off:
+            self._log_switch()
+
+    def __repr__(self) -> str:
+        return f"<LiveRules {self.label} current={self.current!r}>"
+
+    @property
+    def version(self) -> str:
+        return self.current.version
+
+    @property
+    def off(self) -> bool:
+        return self._off
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(new_current)` (from the watcher thread) whenever `current` is replaced."""
+        self._listeners.append(listener)
+
+    # --- looking at the folder
+
+    def check(self) -> bool:
+        """Look at the folder now: reload changed rules, apply the kill switch; True if `current` changed.
+
+        Never raises for anything in the folder; safe to call from any thread.
+        """
+        with self._locks.get().check:
+            digest = self._digest()
+            if digest != self._seen:
+                self._load(self._settled(digest))
+            off = self._switch.on()
+            if off != self._off:
+                self._off = off
+                self._log_switch()
+            current = self._effective()
+            if current is self.current:
+                return False
+            self.current = current
+            self._report()
+        for listener in list(self._listeners):
+            try:
+                listener(current)
+            except Exception:
+                log.exception("adinject: a rules listener failed")
+        return True
+
+    def _settled(self, digest: str) -> str:
+        """Wait until the files stop changing (a save in several steps, a `git checkout` of many files)."""
+        for _ in range(20):
+            time.sleep(0.05)
+            again = self._digest()
+            if again == digest:
+                break
+            digest = again
+        return digest
+
+    def _load(self, digest: str) -> None:
+        for _ in range(5):
+            try:
+                rules = load_rules(self.path)
+            except RulesError as exc:
+                # An editor saving in two steps (truncate, write) shows a half-written file for a moment: if
+                # the files are still changing, wait for the next state rather than report this one.
+                time.sleep(self.settle)
+                again = self._digest()
+                if again != digest:
+                    digest = again
+                    continue
+                self._seen = digest
+                self._failed(exc)
+                _log_refused(self.label, exc, self._good_version())
+                return
+            # The version of the bytes loaded: a change made while they were read shows at the next check.
+            self._seen = rules.version
+            self.last_error = None
+            if self.good is not None and rules.version == self.good.version:
+                return  # the same bytes again (a file touched, or changed and changed back)
+            old = self._good_version()
+            self.good = rules
+            self.loaded_at = time.time()
+            if self.metrics is not None:
+                self.metrics.reloaded(self.label)
+            _log_reloaded(self.label, old, rules)
+            return
+
+    def _effective(self) -> Rules | Inactive:
+        good = self.good
+        if good is not None and not self._off:
+            return good
+        code = "off" if self._off else "no_rules"
+        # The same state gives the same object, so `current is` tells listeners whether anything changed.
+        current = getattr(self, "current", None)
+        if isinstance(current, Inactive) and current.code == code and current.inner is good:
+            return current
+        if self._off:
+            return Inactive(good, code, f"the kill switch is on ({self._switch.source()})")
+        return Inactive(None, code, "no valid rules have been loaded")
+
+    def _log_switch(self) -> None:
+        if self._off:
+            log.warning("adinject: kill switch on (%s): no units until it is removed", self._switch.source())
+        else:
+            log.warning("adinject: kill switch off: units are back (rules %s)", self._good_version())
+
+    def _failed(self, exc: RulesError) -> None:
+        self.last_error = exc
+        if self.metrics is not None:
+            self.metrics.reload_failed(self.label)
+
+    def _good_version(self) -> str:
+        return self.good.version if self.good is not None else "no rules"
+
+    def _data_files(self) -> list[Path]:
+        """The data files (promotions) the last good rules read: `.json` files and files in sub-folders too,
+        which no listing of the folder's rule files shows. A new one named by a rule change is covered from
+        the load that reads it on."""
+        good = self.good
+        return [Path(name) for name in good.compiled.data_files] if good is not None else []
+
+    def _digest(self) -> str:
+        """The version of the files on disk, as the loader would compute it (a missing folder has one too)."""
+        return sources.version_on_disk(self.path, self._data_files())
+
+    def _stat(self) -> tuple[object, ...]:
+        """The kill switch and the files' stats: what the polling watcher compares between rounds."""
+        return (self._switch.on(), *file_stats(sources.on_disk(self.path, self._data_files())))
+
+    def _report(self) -> None:
+        if self.metrics is not None:
+            self.metrics.rules_live(self.label, self.current.version, self.loaded_at or None)
+            self.metrics.switched_off(self.label, self._off)
+
+    # --- the watcher thread
+
+    def start(self) -> None:
+        """Start watching in a daemon thread (does nothing if already watching in this process)."""
+        if not self.watch:
+            return
+        pid = os.getpid()
+        with self._locks.get().start:
+            if self._thread is not None and self._thread_pid == pid and self._thread.is_alive():
+                return
+            self._thread, self._stop = start_watcher(
+                self, self._safe_check, self._stat, self.folder, self.mode, self.poll_interval
+            )
+            self._thread_pid = pid
+
+    def ensure_watching(self) -> None:
+        """`start()` unless this process already watches: cheap enough to call on every request."""
+        if self.watch and self._thread_pid != os.getpid():
+            self.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop watching (the rules stay as they are)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+        self._thread_pid = 0
+
+    close = stop
+
+    def __enter__(self) -> LiveRules:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _safe_check(self) -> None:
+        try:
+            self.check()
+        except Exception:
+            log.exception("adinject: checking %s for rule changes failed", self.label)
+
+
+def _log_refused(label: str, exc: RulesError, serving: str) -> None:
+    count = len(exc.problems)
+    log.error(
+        "adinject: rules in %s not reloaded, %d problem%s; still serving %s:\n%s",
+        label,
+        count,
+        "" if count == 1 else "s",
+        serving,
+        _lines(exc),
+    )
+
+
+def _log_reloaded(label: str, old: str, rules: Rules) -> None:
+    log.info("adinject: rules reloaded from %s: %s -> %s (%s)", label, old, rules.version, _summary(rules))
+
+
+def _lines(exc: RulesError) -> str:
+    return "\n".join(f"  {problem}" for problem in exc.problems)
+
+
+def _summary(rules: Rules) -> str:
+    compiled = rules.compiled
+    return f"{len(compiled.files)} file(s), {len(compiled.rules)} rule(s), {len(compiled.units)} unit(s)"
