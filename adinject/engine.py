@@ -167,6 +167,14 @@ class Rules:
     def __repr__(self) -> str:
         return f"<Rules version={self.version} rules={len(self._active)} files={len(self.compiled.files)}>"
 
+    @property
+    def bucket_header(self) -> str | None:
+        return self.settings.bucket_header
+
+    @property
+    def inactive_code(self) -> str | None:
+        return None
+
     def matches_url(self, path: str) -> bool:
         path = urlsplit(path).path or "/"
         return any(matcher.matches(path) for _, matcher in self._active)

@@ -78,6 +78,14 @@ class Inactive:
     def __repr__(self) -> str:
         return f"<Inactive {self.version}: {self.reason}>"
 
+    @property
+    def bucket_header(self) -> str | None:
+        return None
+
+    @property
+    def inactive_code(self) -> str | None:
+        return self.code
+
     def matches_url(self, path: str) -> bool:
         return False
 

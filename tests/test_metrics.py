@@ -113,6 +113,8 @@ def test_pages_by_outcome_and_units_by_rule_and_reason(folder: Path, metrics: Me
 def test_failed_open_is_counted(folder: Path, metrics: Metrics) -> None:
     class Broken:
         version = "x"
+        bucket_header = None
+        inactive_code = None
 
         def matches_url(self, path: str) -> bool:
             return True

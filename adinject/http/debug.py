@@ -10,7 +10,7 @@ nothing at all, so it cannot be used to switch ads off or to read the rules. Bot
 from __future__ import annotations
 
 import hmac
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from adinject.engine import Rules
 from adinject.http.headers import request_headers
+from adinject.http.rules_like import RulesLike
 from adinject.reload import Inactive, LiveRules
 
 DebugMode = Literal["debug", "original"]
@@ -61,21 +62,22 @@ def no_store(headers: MutableHeaders) -> None:
     del headers["expires"]
 
 
-def explainable(rules: Any, live: LiveRules | None) -> tuple[Rules | None, list[str]]:
-    """The rules to draw the page with, and notes on why readers get something else."""
+def explainable(rules: RulesLike, live: LiveRules | None) -> tuple[Rules | None, list[str]]:
+    """The rules to draw the page with, and notes on why readers get something else.
+
+    Drawing needs the engine's own `Rules` (`preview.annotate` plans with `explain=True`); inactive rules
+    (`inactive_code` set) draw with the rules they stand in for, when they are adinject's `Inactive`.
+    """
     notes: list[str] = []
-    engine: Rules | None = None
-    if isinstance(rules, Rules):
-        engine = rules
-    elif isinstance(rules, Inactive):
-        engine = rules.inner
-        if rules.code == "off":
-            notes.append(
-                f"Readers get this page without units: {rules.reason}. Shown is what the rules would do."
-            )
-        else:
-            notes.append("No valid rules are loaded: readers get this page without units.")
-    else:
+    code = rules.inactive_code
+    drawn = rules.inner if isinstance(rules, Inactive) else rules
+    engine = drawn if isinstance(drawn, Rules) else None
+    if code == "off":
+        reason = rules.reason if isinstance(rules, Inactive) else "the kill switch is on"
+        notes.append(f"Readers get this page without units: {reason}. Shown is what the rules would do.")
+    elif code is not None:
+        notes.append("No valid rules are loaded: readers get this page without units.")
+    elif engine is None:
         notes.append(f"The debug view needs adinject's own rules, not a {type(rules).__name__}.")
     if live is not None and live.last_error is not None:
         problems = live.last_error.problems

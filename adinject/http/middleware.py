@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -27,7 +27,6 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adinject import preview
-from adinject.engine import Rules
 from adinject.http import codings
 from adinject.http.bucket import cache_control_with_cookie, ensure_bucket
 from adinject.http.cache import PlanCache
@@ -44,8 +43,9 @@ from adinject.http.headers import (
     strong_etag,
     without_opt_out,
 )
+from adinject.http.rules_like import RulesLike
 from adinject.metrics import METRICS, Metrics
-from adinject.reload import Inactive, LiveRules
+from adinject.reload import LiveRules
 from adinject.result import ApplyResult
 
 logger = logging.getLogger("adinject")
@@ -54,36 +54,6 @@ T = TypeVar("T")
 
 # Where an app puts unit-template context: scope["state"]["adinject"] (Starlette: request.state.adinject).
 STATE_KEY = "adinject"
-
-
-class RulesLike(Protocol):
-    """What the middleware needs of `adinject.engine.Rules` (any object with these members will do)."""
-
-    @property
-    def version(self) -> str: ...
-
-    def matches_url(self, path: str) -> bool: ...
-
-    def request_headers(self) -> frozenset[str]: ...
-
-    def request_key(
-        self, url: str, headers: Mapping[str, str], now: datetime | None = None
-    ) -> tuple[str, ...]: ...
-
-    def depends_on_time(self) -> bool: ...
-
-    def plan(
-        self, body: bytes, *, url: str, headers: Mapping[str, str], now: datetime | None = None
-    ) -> Any: ...
-
-    def realize(
-        self,
-        plan: Any,
-        body: bytes,
-        *,
-        context: Mapping[str, Any] | None = None,
-        csp: str | Sequence[str] | None = None,
-    ) -> ApplyResult: ...
 
 
 # The engine's worker threads get their own limiter (as Starlette's gzip does) so that big pages cannot take
@@ -182,7 +152,7 @@ class AdInjectMiddleware:
             if reload:
                 raise ValueError("reload=True needs the rules as a folder (or a LiveRules), not loaded rules")
             self.rules = rules
-            if self.metrics is not None and isinstance(rules, Rules):
+            if self.metrics is not None and rules.inactive_code is None:
                 self.metrics.rules_live("", rules.version)
         if self.live is not None:
             self.rules = self.live.current
@@ -319,7 +289,8 @@ class AdInjectMiddleware:
         if reason is not None:
             if self.metrics is not None and reason != "media-type" and _is_html(message):
                 # The kill switch (and "no valid rules yet") matches no URL: say so rather than "url".
-                self.metrics.page("unchanged", rules.code if isinstance(rules, Inactive) else reason)
+                code = rules.inactive_code
+                self.metrics.page("unchanged", code if code is not None else reason)
             return None
         if is_fragment_request(request_headers(scope)):
             self._count("unchanged", "fragment")
@@ -374,12 +345,11 @@ class AdInjectMiddleware:
         engine_headers["content-type"] = headers.get("content-type", "")
         # A visitor the rules split (percent, variants) without a bucket gets one now: this page already uses
         # it, and the cookie keeps it for the next ones.
-        settings = getattr(rules, "settings", None)
         bucket = ensure_bucket(
             engine_headers,
             rules.request_headers(),
             secure=scope.get("scheme") == "https",
-            bucket_header=getattr(settings, "bucket_header", None),
+            bucket_header=rules.bucket_header,
         )
         engine_headers = bucket.headers
         if bucket.set_cookie:
