@@ -14,9 +14,10 @@ get the same bucket: `cache_control_with_cookie` makes it `private`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
+from adinject.fields import cache_control
 from adinject.targeting.buckets import BUCKET_COOKIE, BUCKETS, cookie_bucket
 
 MAX_AGE = 31_536_000  # one year, in seconds
@@ -72,12 +73,14 @@ def set_cookie(bucket: int, *, secure: bool = False) -> str:
     )
 
 
-def cache_control_with_cookie(value: str | None) -> str:
-    """The Cache-Control for a response that sets the bucket cookie: never stored by a shared cache."""
-    directives = [d.strip() for d in (value or "").split(",") if d.strip()]
-    names = {d.split("=", 1)[0].strip().lower() for d in directives}
-    if names & {"private", "no-store"}:
-        return ", ".join(directives)
+def cache_control_with_cookie(value: str | Iterable[str] | None) -> str:
+    """The Cache-Control for a response that sets the bucket cookie: never stored by a shared cache.
+
+    `value` is the response's Cache-Control: one line, all its lines (one list, RFC 9110 §5.3), or None.
+    """
+    directives = cache_control([value] if isinstance(value, str) else value or ())
+    if {name for name, _ in directives} & {"private", "no-store"}:
+        return ", ".join(text for _, text in directives)
     # `public` and `s-maxage` speak to shared caches, which must not store this response at all.
-    kept = [d for d in directives if d.split("=", 1)[0].strip().lower() not in ("public", "s-maxage")]
+    kept = [text for name, text in directives if name not in ("public", "s-maxage")]
     return ", ".join(["private", *kept])

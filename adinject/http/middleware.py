@@ -356,8 +356,7 @@ class AdInjectMiddleware:
             headers.append("set-cookie", bucket.set_cookie)
             # Several Cache-Control lines are one list (RFC 9110 §5.3): read them all, write one line. A
             # shared cache storing this response would hand this visitor's bucket to every reader it serves.
-            given = ", ".join(headers.getlist("cache-control"))
-            headers["cache-control"] = cache_control_with_cookie(given or None)
+            headers["cache-control"] = cache_control_with_cookie(headers.getlist("cache-control"))
         context = state.get(STATE_KEY) if isinstance(state, Mapping) else None
         if context is not None and not isinstance(context, Mapping):
             logger.warning("adinject: ignoring scope['state']['adinject'] on %s: not a mapping", path)
