@@ -18,7 +18,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from adinject.fields import cache_control
-from adinject.targeting.buckets import BUCKET_COOKIE, BUCKETS, cookie_bucket
+from adinject.targeting.buckets import BUCKET_COOKIE, BUCKETS
+from adinject.targeting.facts import visitor_bucket
 
 MAX_AGE = 31_536_000  # one year, in seconds
 
@@ -27,7 +28,7 @@ MAX_AGE = 31_536_000  # one year, in seconds
 class BucketAssignment:
     headers: dict[str, str]  # the request headers for the engine, with the bucket cookie when one was drawn
     set_cookie: str | None  # the Set-Cookie value for the response, or None when the visitor has a bucket
-    bucket: int | None
+    bucket: int | None  # the visitor's bucket as targeting reads it; None when the rules split no one
 
 
 def _draw() -> int:
@@ -44,17 +45,15 @@ def ensure_bucket(
 ) -> BucketAssignment:
     """`headers` (lower-case names, as the middleware builds them) with a bucket for this visitor.
 
-    `reads` is `rules.request_headers()`: without `cookie` in it nothing is drawn or set. A visitor whose
-    cookie holds a valid bucket keeps it. `draw` returns 0-99 (tests pass their own).
+    `reads` is `rules.request_headers()`: without `cookie` in it nothing is drawn or set. A visitor who has a
+    bucket as targeting reads it (`visitor_bucket`: the `bucket_header` when the request carries it, else a
+    valid cookie) keeps it, with no cookie to set; a visitor named by the bucket header is not made private
+    either. `draw` returns 0-99 (tests pass their own).
     """
     out = dict(headers)
     if "cookie" not in reads:
         return BucketAssignment(out, None, None)
-    if bucket_header and out.get(bucket_header.lower()):
-        # The app names the visitor itself (a user id header), and that wins over the cookie: no cookie
-        # to set, and no reason to make the response private.
-        return BucketAssignment(out, None, None)
-    have = cookie_bucket(out.get("cookie"))
+    have = visitor_bucket(out, bucket_header.lower() if bucket_header else None)
     if have is not None:
         return BucketAssignment(out, None, have)
     bucket = draw()

@@ -1,5 +1,6 @@
 """One parse per header field: Content-Type (adinject.fields, read by the middleware and by the page's charset
-sniffing alike), and Cache-Control (the candidate test and the bucket cookie's privacy)."""
+sniffing alike), Cache-Control (the candidate test and the bucket cookie's privacy), and the visitor's
+bucket (the HTTP layer's cookie decision and targeting read the same headers the same way)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adinject.fields import cache_control, parse_content_type
-from adinject.http.bucket import cache_control_with_cookie
+from adinject.http.bucket import cache_control_with_cookie, ensure_bucket
 from adinject.http.candidate import cache_directives
 from adinject.http.headers import media_type
 from adinject.page.encoding import charset_from_content_type
+from adinject.targeting.facts import visitor_bucket
 
 
 @pytest.mark.parametrize(
@@ -62,3 +64,28 @@ def test_cache_control_directives_once_for_every_reader() -> None:
     assert cache_control_with_cookie(", ".join(lines)) == cache_control_with_cookie(lines)
     assert cache_control_with_cookie(["max-age=1", "private"]) == "max-age=1, private"
     assert cache_control_with_cookie([]) == cache_control_with_cookie(None) == "private"
+
+
+HEADER_VALUES = st.sampled_from([None, "", "   ", "u-42", " u-7 "])
+COOKIES = st.sampled_from(
+    [None, "", "a=1", "adinject_bucket=7", "adinject_bucket=777; a=1", "adinject_bucket="]
+)
+
+
+@given(user=HEADER_VALUES, cookie=COOKIES, named_by=st.sampled_from([None, "X-User-Id", "x-user-id"]))
+def test_the_cookie_decision_agrees_with_the_bucket_targeting_reads(
+    user: str | None, cookie: str | None, named_by: str | None
+) -> None:
+    """Whatever the request carries, the bucket the HTTP layer reports is the one targeting reads from the
+    headers the engine gets, and a cookie is set exactly when targeting would otherwise find no bucket."""
+    headers = {k: v for k, v in (("x-user-id", user), ("cookie", cookie)) if v is not None}
+    assigned = ensure_bucket(headers, {"cookie", "x-user-id"}, draw=lambda: 3, bucket_header=named_by)
+    engine_header = named_by.lower() if named_by else None
+    assert assigned.bucket == visitor_bucket(assigned.headers, engine_header)
+    assert (assigned.set_cookie is not None) == (visitor_bucket(headers, engine_header) is None)
+
+
+def test_a_blank_bucket_header_names_nobody() -> None:
+    """Targeting ignores a bucket header of only spaces, so the visitor gets a cookie bucket like anyone."""
+    blank = ensure_bucket({"x-user-id": "  "}, {"cookie"}, draw=lambda: 3, bucket_header="x-user-id")
+    assert blank.set_cookie is not None and blank.bucket == 3
