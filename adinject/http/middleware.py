@@ -44,7 +44,7 @@ from adinject.http.headers import (
     without_opt_out,
 )
 from adinject.http.rules_like import RulesLike
-from adinject.metrics import METRICS, Metrics
+from adinject.metrics import Metrics, default_metrics
 from adinject.reload import LiveRules
 from adinject.result import ApplyResult
 
@@ -87,8 +87,9 @@ class AdInjectMiddleware:
 
     `debug_token`: requests with `?adinject=debug` and this token (header `X-AdInject-Debug` or cookie
     `adinject_debug`) get the annotated page (adinject/http/debug.py). `metrics`: record into
-    `adinject.metrics.METRICS` (True), into the given `Metrics`, or not at all (False). `clock`: the time
-    `schedule` conditions are read at, once per request (a timezone-aware datetime; tests pass their own).
+    `adinject.metrics.default_metrics()` (True), into the given `Metrics`, or not at all (False). `clock`:
+    the time `schedule` conditions are read at, once per request (a timezone-aware datetime; tests pass
+    their own).
 
     Targeting: the engine sees the request's URL with its query string and its headers. When the rules split
     visitors (`percent`, A/B `variants`) and the visitor has no bucket yet, one is drawn for this request and
@@ -135,7 +136,7 @@ class AdInjectMiddleware:
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, got {value}")
         self.app = app
-        self.metrics: Metrics | None = METRICS if metrics is True else (metrics or None)
+        self.metrics: Metrics | None = default_metrics() if metrics is True else (metrics or None)
         self.live: LiveRules | None = None
         self.rules: RulesLike
         if isinstance(rules, LiveRules):
