@@ -124,6 +124,7 @@ class DebugResponder(Responder):
         return {**message, "headers": headers.raw}
 
     async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+        """The annotated page; the app's bytes (under the no-store start) for HEAD or an undecodable body."""
         headers = MutableHeaders(raw=list(start["headers"]))
         del headers["accept-ranges"]
         coding = codings.content_coding(headers.getlist("content-encoding"))

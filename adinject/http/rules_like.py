@@ -1,5 +1,4 @@
-"""What the HTTP layer needs of the rules it serves: `adinject.engine.Rules`, `reload.Inactive`, or any
-object with these members (a test double, a wrapper that counts calls)."""
+"""The rules as the HTTP layer sees them: `adinject.engine.Rules`, `reload.Inactive`, or a wrapper of them."""
 
 from __future__ import annotations
 
