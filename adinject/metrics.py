@@ -18,16 +18,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from adinject.result import ApplyResult
 
-__all__ = ["METRICS", "REGISTRY", "Metrics", "metrics_app"]
+__all__ = ["METRICS", "REGISTRY", "Metrics", "default_metrics", "metrics_app"]
 
 # Seconds adinject adds to a page: most pages take well under a millisecond once planned, a cold plan of a big
 # page a few milliseconds; the top buckets catch pathological pages.
@@ -42,11 +43,18 @@ def _code(value: str) -> str:
 
 
 class Metrics:
-    """adinject's metrics in one registry. The middleware records into `METRICS` unless given another."""
+    """adinject's metrics in one registry. The middleware records into `default_metrics()` unless given
+    another (or `metrics=False`)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        r = self.registry
+        self._page_metrics(self.registry)
+        self._rules_metrics(self.registry)
+        self._versions: dict[str, str] = {}
+        # Label children, looked up once: labels() takes a lock and builds a key on every call.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _page_metrics(self, r: CollectorRegistry) -> None:
         self.pages = Counter(
             "adinject_pages",
             "HTML responses seen, by outcome (modified, unchanged, failed_open, debug) and why unchanged.",
@@ -80,6 +88,8 @@ class Metrics:
             buckets=BUCKETS,
             registry=r,
         )
+
+    def _rules_metrics(self, r: CollectorRegistry) -> None:
         self.rules_info = Gauge(
             "adinject_rules_info",
             "The rules version being served (1 for the live version) per rules folder.",
@@ -110,9 +120,6 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
-        self._versions: dict[str, str] = {}
-        # Label children, looked up once: labels() takes a lock and builds a key on every call.
-        self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -202,8 +209,37 @@ def unchanged_reason(result: ApplyResult) -> str:
     return "no_units"
 
 
-METRICS = Metrics()
-REGISTRY = METRICS.registry
+_default: Metrics | None = None
+_default_lock = threading.Lock()
+
+
+def default_metrics() -> Metrics:
+    """The process's own `Metrics`: what the middleware records into by default and `metrics_app()` serves.
+
+    Made on first use (once, even when several threads ask at the same moment) rather than when this module
+    is imported.
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Metrics()
+    return _default
+
+
+if TYPE_CHECKING:
+    # What `__getattr__` below gives, for type checkers.
+    METRICS: Metrics
+    REGISTRY: CollectorRegistry
+
+
+def __getattr__(name: str) -> Any:
+    """`METRICS` and `REGISTRY`: the default's names from when it was made at import, still importable."""
+    if name == "METRICS":
+        return default_metrics()
+    if name == "REGISTRY":
+        return default_metrics().registry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def metrics_app(registry: CollectorRegistry | None = None) -> Callable[..., Any]:
@@ -212,7 +248,7 @@ def metrics_app(registry: CollectorRegistry | None = None) -> Callable[..., Any]
     `app.mount("/metrics", adinject.metrics_app())`, or route to it from any ASGI framework.
     """
     if registry is None:
-        registry = REGISTRY
+        registry = default_metrics().registry
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Every worker writes its values to files in that folder; serve their sum, not this worker's.
             registry = CollectorRegistry()

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,8 @@ def test_pages_by_outcome_and_units_by_rule_and_reason(folder: Path, metrics: Me
 def test_failed_open_is_counted(folder: Path, metrics: Metrics) -> None:
     class Broken:
         version = "x"
+        bucket_header = None
+        inactive_code = None
 
         def matches_url(self, path: str) -> bool:
             return True
@@ -335,3 +339,62 @@ def test_variants_shown_through_the_middleware(tmp_path: Path, metrics: Metrics)
     assert len(shown) == 2, "the buckets chosen show both variants"
     for variant, n in shown.items():
         assert value(metrics, "adinject_variants_shown_total", unit="box", variant=variant) == n
+
+
+# ---- the process's default Metrics
+
+
+@pytest.fixture
+def fresh_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No default Metrics made yet in this process, as on a first import; restored after the test."""
+    monkeypatch.setattr(adinject.metrics, "_default", None)
+
+
+@pytest.mark.usefixtures("fresh_default")
+def test_the_default_is_made_once_even_when_threads_race_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Metrics] = []
+
+    class Slow(Metrics):
+        def __init__(self) -> None:
+            time.sleep(0.05)  # without the lock every thread would get here before the first one is done
+            super().__init__(CollectorRegistry())
+            made.append(self)
+
+    monkeypatch.setattr(adinject.metrics, "Metrics", Slow)
+    start = threading.Barrier(8)
+    got: list[Metrics] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(adinject.metrics.default_metrics())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    assert all(m is made[0] for m in got) and len(got) == 8
+
+
+@pytest.mark.usefixtures("fresh_default")
+def test_the_middleware_records_where_metrics_app_serves(folder: Path) -> None:
+    """`metrics=True` (the default) and `metrics_app()` use the same lazily made default, also under the
+    names the module had before (`METRICS`, `REGISTRY`)."""
+    app = Starlette(routes=[Route("/news/a", lambda request: HTMLResponse(article(5)))])
+    TestClient(AdInjectMiddleware(app, rules=folder, reload=False)).get("/news/a")
+    default = adinject.metrics.default_metrics()
+    assert adinject.metrics.METRICS is default and adinject.metrics.REGISTRY is default.registry
+    scraped = TestClient(Starlette(routes=[Mount("/m", metrics_app())])).get("/m/").text
+    pages = {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(scraped)
+        for s in family.samples
+        if s.name == "adinject_pages_total"
+    }
+    assert pages == {(("outcome", "modified"), ("reason", "")): 1.0}
+
+
+def test_unknown_module_attributes_still_raise() -> None:
+    with pytest.raises(AttributeError, match="METRIX"):
+        adinject.metrics.METRIX  # noqa: B018

@@ -14,10 +14,12 @@ get the same bucket: `cache_control_with_cookie` makes it `private`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from adinject.targeting.buckets import BUCKET_COOKIE, BUCKETS, cookie_bucket
+from adinject.fields import cache_control
+from adinject.targeting.buckets import BUCKET_COOKIE, BUCKETS
+from adinject.targeting.facts import visitor_bucket
 
 MAX_AGE = 31_536_000  # one year, in seconds
 
@@ -26,7 +28,7 @@ MAX_AGE = 31_536_000  # one year, in seconds
 class BucketAssignment:
     headers: dict[str, str]  # the request headers for the engine, with the bucket cookie when one was drawn
     set_cookie: str | None  # the Set-Cookie value for the response, or None when the visitor has a bucket
-    bucket: int | None
+    bucket: int | None  # the visitor's bucket as targeting reads it; None when the rules split no one
 
 
 def _draw() -> int:
@@ -43,17 +45,15 @@ def ensure_bucket(
 ) -> BucketAssignment:
     """`headers` (lower-case names, as the middleware builds them) with a bucket for this visitor.
 
-    `reads` is `rules.request_headers()`: without `cookie` in it nothing is drawn or set. A visitor whose
-    cookie holds a valid bucket keeps it. `draw` returns 0-99 (tests pass their own).
+    `reads` is `rules.request_headers()`: without `cookie` in it nothing is drawn or set. A visitor who has a
+    bucket as targeting reads it (`visitor_bucket`: the `bucket_header` when the request carries it, else a
+    valid cookie) keeps it, with no cookie to set; a visitor named by the bucket header is not made private
+    either. `draw` returns 0-99 (tests pass their own).
     """
     out = dict(headers)
     if "cookie" not in reads:
         return BucketAssignment(out, None, None)
-    if bucket_header and out.get(bucket_header.lower()):
-        # The app names the visitor itself (a user id header), and that wins over the cookie: no cookie
-        # to set, and no reason to make the response private.
-        return BucketAssignment(out, None, None)
-    have = cookie_bucket(out.get("cookie"))
+    have = visitor_bucket(out, bucket_header.lower() if bucket_header else None)
     if have is not None:
         return BucketAssignment(out, None, have)
     bucket = draw()
@@ -72,12 +72,14 @@ def set_cookie(bucket: int, *, secure: bool = False) -> str:
     )
 
 
-def cache_control_with_cookie(value: str | None) -> str:
-    """The Cache-Control for a response that sets the bucket cookie: never stored by a shared cache."""
-    directives = [d.strip() for d in (value or "").split(",") if d.strip()]
-    names = {d.split("=", 1)[0].strip().lower() for d in directives}
-    if names & {"private", "no-store"}:
-        return ", ".join(directives)
+def cache_control_with_cookie(value: str | Iterable[str] | None) -> str:
+    """The Cache-Control for a response that sets the bucket cookie: never stored by a shared cache.
+
+    `value` is the response's Cache-Control: one line, all its lines (one list, RFC 9110 §5.3), or None.
+    """
+    directives = cache_control([value] if isinstance(value, str) else value or ())
+    if {name for name, _ in directives} & {"private", "no-store"}:
+        return ", ".join(text for _, text in directives)
     # `public` and `s-maxage` speak to shared caches, which must not store this response at all.
-    kept = [d for d in directives if d.split("=", 1)[0].strip().lower() not in ("public", "s-maxage")]
+    kept = [text for name, text in directives if name not in ("public", "s-maxage")]
     return ", ".join(["private", *kept])

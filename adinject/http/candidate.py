@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from starlette.types import Message
 
+from adinject.fields import cache_control
 from adinject.http import codings
 from adinject.http.headers import header_values, media_type, opted_out
 
@@ -46,12 +47,7 @@ def refusal(start: Message, path: str, matches_url: Callable[[str], bool]) -> st
 
 def cache_directives(values: Iterable[str]) -> frozenset[str]:
     """Directive names of Cache-Control header lines: split on commas, never substring-matched."""
-    return frozenset(
-        token.partition("=")[0].strip().lower()
-        for value in values
-        for token in value.split(",")
-        if token.strip()
-    )
+    return frozenset(name for name, _ in cache_control(values))
 
 
 def is_fragment_request(request_headers: Mapping[str, str]) -> bool:

@@ -5,21 +5,32 @@
 token, in the `X-AdInject-Debug` header or the `adinject_debug` cookie; without it the parameter does
 nothing at all, so it cannot be used to switch ads off or to read the rules. Both answers are
 `Cache-Control: no-store`: a shared cache must never hand them to readers.
+
+`DebugResponder` answers `?adinject=debug` (the annotated page), `send_original` `?adinject=original`.
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Any, Literal
+from functools import partial
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
-from starlette.types import Scope
+from starlette.types import Message, Scope, Send
 
+from adinject import preview
 from adinject.engine import Rules
-from adinject.http.headers import request_headers
+from adinject.http import codings, steps
+from adinject.http.candidate import refusal
+from adinject.http.headers import normalized, request_headers
+from adinject.http.responder import Responder
+from adinject.http.rules_like import RulesLike
 from adinject.reload import Inactive, LiveRules
+
+if TYPE_CHECKING:
+    from adinject.http.middleware import AdInjectMiddleware
 
 DebugMode = Literal["debug", "original"]
 
@@ -61,21 +72,22 @@ def no_store(headers: MutableHeaders) -> None:
     del headers["expires"]
 
 
-def explainable(rules: Any, live: LiveRules | None) -> tuple[Rules | None, list[str]]:
-    """The rules to draw the page with, and notes on why readers get something else."""
+def explainable(rules: RulesLike, live: LiveRules | None) -> tuple[Rules | None, list[str]]:
+    """The rules to draw the page with, and notes on why readers get something else.
+
+    Drawing needs the engine's own `Rules` (`preview.annotate` plans with `explain=True`); inactive rules
+    (`inactive_code` set) draw with the rules they stand in for, when they are adinject's `Inactive`.
+    """
     notes: list[str] = []
-    engine: Rules | None = None
-    if isinstance(rules, Rules):
-        engine = rules
-    elif isinstance(rules, Inactive):
-        engine = rules.inner
-        if rules.code == "off":
-            notes.append(
-                f"Readers get this page without units: {rules.reason}. Shown is what the rules would do."
-            )
-        else:
-            notes.append("No valid rules are loaded: readers get this page without units.")
-    else:
+    code = rules.inactive_code
+    drawn = rules.inner if isinstance(rules, Inactive) else rules
+    engine = drawn if isinstance(drawn, Rules) else None
+    if code == "off":
+        reason = rules.reason if isinstance(rules, Inactive) else "the kill switch is on"
+        notes.append(f"Readers get this page without units: {reason}. Shown is what the rules would do.")
+    elif code is not None:
+        notes.append("No valid rules are loaded: readers get this page without units.")
+    elif engine is None:
         notes.append(f"The debug view needs adinject's own rules, not a {type(rules).__name__}.")
     if live is not None and live.last_error is not None:
         problems = live.last_error.problems
@@ -85,3 +97,69 @@ def explainable(rules: Any, live: LiveRules | None) -> tuple[Rules | None, list[
         )
         notes.extend(str(p) for p in problems[:20])
     return engine, notes
+
+
+class DebugResponder(Responder):
+    """The annotated page for a request with the debug token: any HTML page we can read, whatever the rules
+    say of its URL (the panel says the rest), and `no-store` on whatever goes out."""
+
+    __slots__ = ("notes",)
+
+    def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
+        super().__init__(owner, rules)
+        self.notes: list[str] = []  # why readers get something else, found at the start
+
+    def start_hook(self, message: Message) -> Message | None:
+        reason = refusal(message, self.path, lambda _: True)
+        if reason not in (None, "opted-out", "no-transform"):
+            return None  # not an HTML page, not a 200, or a body we cannot read: nothing to annotate
+        if reason == "opted-out":
+            self.notes.append("The app sent X-AdInject: off: readers get this page without units.")
+        elif reason == "no-transform":
+            self.notes.append("The response is Cache-Control: no-transform: readers get it without units.")
+        # no-store from the start: whatever goes out for this request (even the app's page, should annotating
+        # fail) must not be cached under this URL.
+        headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
+        no_store(headers)
+        return {**message, "headers": headers.raw}
+
+    async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+        """The annotated page; the app's bytes (under the no-store start) for HEAD or an undecodable body."""
+        headers = MutableHeaders(raw=list(start["headers"]))
+        del headers["accept-ranges"]
+        coding = codings.content_coding(headers.getlist("content-encoding"))
+        if self.scope.get("method", "GET") == "HEAD" or coding is None:
+            return {**start, "headers": headers.raw}, body
+        owner = self.owner
+        try:
+            page, variant = await steps.decode(
+                coding, body, limit=owner.max_decoded_bytes, threshold=owner.thread_threshold_bytes
+            )
+        except codings.DecodeError:
+            return {**start, "headers": headers.raw}, body
+        engine, more = explainable(self.rules, owner.live)
+        draw = partial(
+            preview.annotate,
+            engine,
+            page,
+            url=steps.request_url(self.scope),
+            headers=steps.engine_headers(self.scope, headers),
+            context=steps.app_context(self.state, self.path, warn=False),
+            notes=[*more, *self.notes],
+            now=owner.clock(),
+            csp=headers.getlist("content-security-policy"),
+        )
+        annotated = await steps.offload(len(page), owner.thread_threshold_bytes, draw)
+        out = steps.encode(variant, annotated.body)
+        steps.set_length(headers, out)
+        self.count("debug")
+        return {**start, "headers": headers.raw}, out
+
+
+async def send_original(send: Send, message: Message) -> None:
+    """`?adinject=original` with the token: the app's response as it is, but never stored by a cache."""
+    if message["type"] == "http.response.start":
+        headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
+        no_store(headers)
+        message = {**message, "headers": headers.raw}
+    await send(message)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from starlette.datastructures import MutableHeaders
 from starlette.types import Scope
 
+from adinject.fields import parse_content_type
+
 RawHeaders = Sequence[tuple[bytes, bytes]] | Sequence[list[bytes]]
 
 OPT_OUT_HEADER = b"x-adinject"
@@ -22,8 +24,8 @@ def header_values(raw: Iterable[Sequence[bytes]], name: bytes) -> list[str]:
 
 
 def media_type(values: Sequence[str]) -> str:
-    """The media type of a Content-Type: the part before `;`, stripped, lower-case; "" when absent."""
-    return values[0].partition(";")[0].strip().lower() if values else ""
+    """The media type of the first Content-Type line, lower-case; "" when absent or not a media type."""
+    return parse_content_type(values[0])[0] if values else ""
 
 
 def opted_out(raw: Iterable[Sequence[bytes]]) -> bool:

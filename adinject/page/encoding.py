@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from adinject.fields import collect_quoted_string, parse_content_type
+
 __all__ = [
     "ESCAPE_ERRORS",
     "SINGLE_BYTE",
@@ -247,41 +249,10 @@ def lookup_label(label: str) -> str | None:
 
 # --------------------------------------------------------------------------------------------------------
 # Content-Type: Fetch "extract a MIME type" over the header value (several values may have been combined
-# with commas), each value parsed by MIME Sniffing's "parse a MIME type".
+# with commas), each value parsed by adinject.fields.parse_content_type (MIME Sniffing's "parse a MIME type").
 # --------------------------------------------------------------------------------------------------------
 
-_HTTP_WS: Final = "\t\n\r "
 _HTTP_TAB_OR_SPACE: Final = "\t "
-_TOKEN_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_QUOTED_STRING_TOKEN_RE: Final = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-
-
-def _collect_quoted_string(value: str, position: int, *, extract: bool) -> tuple[str, int]:
-    """Fetch "collect an HTTP quoted string" starting at the opening quote; returns (string, new position)."""
-    start = position
-    out: list[str] = []
-    position += 1
-    while True:
-        end = position
-        while end < len(value) and value[end] not in '"\\':
-            end += 1
-        out.append(value[position:end])
-        position = end
-        if position >= len(value):
-            break
-        quote_or_backslash = value[position]
-        position += 1
-        if quote_or_backslash == "\\":
-            if position >= len(value):
-                out.append("\\")
-                break
-            out.append(value[position])
-            position += 1
-        else:
-            break
-    if extract:
-        return "".join(out), position
-    return value[start:position], position
 
 
 def _split_header_values(value: str) -> list[str]:
@@ -296,7 +267,7 @@ def _split_header_values(value: str) -> list[str]:
         pending.append(value[position:end])
         position = end
         if position < len(value) and value[position] == '"':
-            quoted, position = _collect_quoted_string(value, position, extract=False)
+            quoted, position = collect_quoted_string(value, position, extract=False)
             pending.append(quoted)
             if position < len(value):
                 continue
@@ -305,61 +276,6 @@ def _split_header_values(value: str) -> list[str]:
         if position >= len(value):
             return values
         position += 1  # the comma
-
-
-def _parse_mime_type(value: str) -> tuple[str, dict[str, str]] | None:
-    """MIME Sniffing "parse a MIME type": (essence, parameters) or None on failure."""
-    value = value.strip(_HTTP_WS)
-    slash = value.find("/")
-    if slash < 0:
-        return None
-    type_ = value[:slash]
-    if not _TOKEN_RE.fullmatch(type_):
-        return None
-    semicolon = value.find(";", slash + 1)
-    if semicolon < 0:
-        semicolon = len(value)
-    subtype = value[slash + 1 : semicolon].rstrip(_HTTP_WS)
-    if not _TOKEN_RE.fullmatch(subtype):
-        return None
-    params: dict[str, str] = {}
-    position = semicolon
-    while position < len(value):
-        position += 1  # the ';'
-        while position < len(value) and value[position] in _HTTP_WS:
-            position += 1
-        end = position
-        while end < len(value) and value[end] not in ";=":
-            end += 1
-        name = value[position:end].lower()
-        position = end
-        if position < len(value):
-            if value[position] == ";":
-                continue
-            position += 1  # the '='
-        if position >= len(value):
-            break
-        if value[position] == '"':
-            param_value, position = _collect_quoted_string(value, position, extract=True)
-            while position < len(value) and value[position] != ";":
-                position += 1
-        else:
-            end = value.find(";", position)
-            if end < 0:
-                end = len(value)
-            param_value = value[position:end].rstrip(_HTTP_WS)
-            position = end
-            if not param_value:
-                continue
-        # The first occurrence of a parameter wins; invalid names or values are dropped silently.
-        if (
-            name
-            and _TOKEN_RE.fullmatch(name)
-            and _QUOTED_STRING_TOKEN_RE.fullmatch(param_value)
-            and name not in params
-        ):
-            params[name] = param_value
-    return f"{type_.lower()}/{subtype.lower()}", params
 
 
 def charset_from_content_type(value: str) -> str | None:
@@ -375,10 +291,9 @@ def charset_from_content_type(value: str) -> str | None:
     essence: str | None = None
     result: str | None = None  # the charset parameter of the MIME type that ends up chosen
     for part in _split_header_values(value):
-        parsed = _parse_mime_type(part)
-        if parsed is None or parsed[0] == "*/*":
+        part_essence, params = parse_content_type(part)
+        if not part_essence or part_essence == "*/*":
             continue
-        part_essence, params = parsed
         if part_essence != essence:
             charset = params.get("charset")
             essence = part_essence

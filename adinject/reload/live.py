@@ -29,7 +29,7 @@ from pathlib import Path
 from adinject.engine import Rules, load_rules
 from adinject.language import sources
 from adinject.language.problems import RulesError
-from adinject.metrics import METRICS, Metrics
+from adinject.metrics import Metrics, default_metrics
 from adinject.reload.inactive import Inactive
 from adinject.reload.killswitch import KillSwitch
 from adinject.reload.watcher import Mode, PerProcess, file_stats, from_environment, start_watcher
@@ -65,7 +65,7 @@ class LiveRules:
         mode: Mode = "auto",
         poll_interval: float = 0.5,
         settle: float = 0.2,
-        metrics: Metrics | None = METRICS,
+        metrics: Metrics | bool | None = True,
     ) -> None:
         self.path = Path(path)
         # A single rule file is watched through its folder, where its OFF file lives too.
@@ -74,7 +74,8 @@ class LiveRules:
         self.watch, self.mode = from_environment(watch, mode)
         self.poll_interval = poll_interval
         self.settle = settle
-        self.metrics = metrics
+        # True: the process's default metrics (made on first use, not when adinject is imported).
+        self.metrics = default_metrics() if metrics is True else (metrics or None)
         self._switch = KillSwitch(self.folder)
         self._locks = PerProcess(_Locks)
         self._listeners: list[Listener] = []

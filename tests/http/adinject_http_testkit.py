@@ -122,6 +122,14 @@ class RulesProxy:
     def version(self) -> str:
         return self.inner.version
 
+    @property
+    def bucket_header(self) -> str | None:
+        return self.inner.bucket_header
+
+    @property
+    def inactive_code(self) -> str | None:
+        return self.inner.inactive_code
+
     def matches_url(self, path: str) -> bool:
         if self.fail_in == "matches_url":
             raise RuntimeError("boom in matches_url")

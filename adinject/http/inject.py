@@ -1,0 +1,187 @@
+"""The responder for ordinary requests: run the engine on a candidate page and send what it makes.
+
+Holds a response only when candidate.py says it may be rewritten (and the request is not an htmx / Turbo
+fragment), with Vary already naming the request headers the rules read. On the complete body: undo the
+content coding, give a visitor the rules split a bucket, plan (or reuse a cached plan) and realize, redo the
+coding, and mark the validators and length of a body that is no longer the app's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import Message
+
+from adinject.http import codings, steps
+from adinject.http.bucket import BucketAssignment, cache_control_with_cookie, ensure_bucket
+from adinject.http.candidate import is_fragment_request, refusal
+from adinject.http.headers import (
+    add_vary,
+    header_values,
+    mark_rewritten,
+    media_type,
+    normalized,
+    request_headers,
+    server_timing,
+    strong_etag,
+)
+from adinject.http.responder import Responder
+from adinject.result import ApplyResult
+
+logger = logging.getLogger("adinject")
+
+
+class InjectResponder(Responder):
+    """Insert the rules' units into one candidate page (see the module docstring)."""
+
+    __slots__ = ()
+
+    def start_hook(self, message: Message) -> Message | None:
+        rules = self.rules
+        reason = refusal(message, self.path, rules.matches_url)
+        if reason is not None:
+            if self.owner.metrics is not None and reason != "media-type" and _is_html(message):
+                # The kill switch (and "no valid rules yet") matches no URL: say so rather than "url".
+                code = rules.inactive_code
+                self.count("unchanged", code if code is not None else reason)
+            return None
+        if is_fragment_request(request_headers(self.scope)):
+            self.count("unchanged", "fragment")
+            return None
+        start = {**message, "headers": normalized(message.get("headers") or ())}
+        # The output depends on these request headers whether or not this page gets modified, so a shared
+        # cache must key on them for every candidate (django-mobile #52: mobile pages served to desktops).
+        add_vary(MutableHeaders(raw=start["headers"]), rules.request_headers())
+        return start
+
+    async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+        """The start and body to send for a complete candidate body (`start` and `body` when unmodified)."""
+        began = time.perf_counter()
+        headers = MutableHeaders(raw=list(start["headers"]))
+        head = self.scope.get("method", "GET") == "HEAD"
+        if head and not body and headers.get("content-length", "").strip() != "0":
+            return self._head_without_body(start, headers)
+        owner = self.owner
+        coding = codings.content_coding(headers.getlist("content-encoding")) or ""
+        try:
+            page, variant = await steps.decode(
+                coding, body, limit=owner.max_decoded_bytes, threshold=owner.thread_threshold_bytes
+            )
+        except codings.DecodeError as exc:
+            # Over the cap, or not valid in its coding: the app's bytes go out as they are.
+            logger.debug("adinject: not rewriting %s: %s body: %s", self.path, coding, exc)
+            self.count("unchanged", "decode")
+            return start, body
+        bucket = self._bucket(headers)
+        run = partial(
+            self._apply,
+            page,
+            headers=bucket.headers,
+            etag=strong_etag(start["headers"]),
+            context=steps.app_context(self.state, self.path, warn=True),
+            variant=variant,
+            csp=headers.getlist("content-security-policy"),
+            now=owner.clock(),
+        )
+        result, out = await steps.offload(len(page), owner.thread_threshold_bytes, run)
+        if owner.metrics is not None:
+            owner.metrics.result(result)
+            owner.metrics.observe(time.perf_counter() - began)
+        if not result.modified:
+            # The app's bytes, but a visitor who was just given a bucket must keep it.
+            return ({**start, "headers": headers.raw} if bucket.set_cookie else start), body
+        return self._modified(start, headers, result, out, began)
+
+    def _depends_on_request(self) -> bool:
+        # A `schedule` makes the output depend on the moment as a `device` rule makes it depend on the
+        # request: either way no validator of the app's describes what goes out.
+        return bool(self.rules.request_headers()) or self.rules.depends_on_time()
+
+    def _head_without_body(self, start: Message, headers: MutableHeaders) -> tuple[Message, bytes]:
+        """An app may answer HEAD with an empty body and the GET length (FileResponse does). We cannot know
+        what GET would send after insertion, so the length goes (absent is allowed; wrong is not), and the
+        validators are treated as GET's would be when modified."""
+        del headers["content-length"]
+        mark_rewritten(headers, depends_on_request=self._depends_on_request())
+        self.count("unchanged", "head")
+        return {**start, "headers": headers.raw}, b""
+
+    def _bucket(self, headers: MutableHeaders) -> BucketAssignment:
+        """The engine's request headers, with a bucket for a visitor the rules split (percent, variants) who
+        has none yet: this page already uses it, and the cookie set on `headers` keeps it for the next."""
+        bucket = ensure_bucket(
+            steps.engine_headers(self.scope, headers),
+            self.rules.request_headers(),
+            secure=self.scope.get("scheme") == "https",
+            bucket_header=self.rules.bucket_header,
+        )
+        if bucket.set_cookie:
+            headers.append("set-cookie", bucket.set_cookie)
+            # Several Cache-Control lines are one list (RFC 9110 §5.3): read them all, write one line. A
+            # shared cache storing this response would hand this visitor's bucket to every reader it serves.
+            headers["cache-control"] = cache_control_with_cookie(headers.getlist("cache-control"))
+        return bucket
+
+    def _modified(
+        self, start: Message, headers: MutableHeaders, result: ApplyResult, out: bytes, began: float
+    ) -> tuple[Message, bytes]:
+        add_vary(headers, result.reads)
+        mark_rewritten(headers, depends_on_request=self._depends_on_request() or bool(result.reads))
+        steps.set_length(headers, out)
+        if self.owner.server_timing:
+            elapsed_ms = (time.perf_counter() - began) * 1000
+            headers.append("server-timing", server_timing(elapsed_ms, len(result.insertions)))
+        return {**start, "headers": headers.raw}, out
+
+    def _apply(
+        self,
+        page: bytes,
+        *,
+        headers: Mapping[str, str],
+        etag: str | None,
+        context: Mapping[str, Any] | None,
+        variant: str,
+        csp: Sequence[str],
+        now: datetime,
+    ) -> tuple[ApplyResult, bytes]:
+        """Plan (or reuse a cached plan), realize, encode again: the engine's part, inline or in a thread.
+
+        `csp` is the response's Content-Security-Policy values (for the GPT scripts' nonce: per response,
+        never cached).
+        """
+        rules, cache = self.rules, self.owner.cache
+        url = steps.request_url(self.scope)
+        plan: Any = None
+        key = None
+        if cache is not None:
+            key = cache.key(
+                page,
+                version=rules.version,
+                # The path, not the URL: the query matters only through `query:` conditions, and those are
+                # in the request key; `?utm_source=...` links must not each get a plan of their own.
+                path=self.path,
+                content_type=headers.get("content-type", ""),
+                # What the request decides, not the raw header values: two phones with different
+                # User-Agents, or two visitors in the same half of a test, share one plan.
+                header_values=rules.request_key(url, headers, now),
+                etag=etag,
+            )
+            plan = cache.get(key)
+        if plan is None:
+            plan = rules.plan(page, url=url, headers=headers, now=now)
+            if cache is not None and key is not None:
+                cache.put(key, plan)
+        result = rules.realize(plan, page, context=context, csp=csp)
+        if not result.modified:
+            return result, page
+        return result, steps.encode(variant, result.body)
+
+
+def _is_html(message: Message) -> bool:
+    return media_type(header_values(message.get("headers") or (), b"content-type")) == "text/html"

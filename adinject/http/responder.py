@@ -1,0 +1,160 @@
+"""One response through adinject: the message protocol every responder shares (as Starlette's GZipResponder).
+
+A responder is made per request and holds that response's state, never the middleware:
+
+* waiting: at `http.response.start`, `start_hook` decides. None forwards the start at once (without the
+  app's X-AdInject line) and everything after it as it comes; a start message means hold it.
+* holding: body chunks are buffered. A complete body goes to `transform`, and the start and body it returns
+  go out as one start and one body. Past `max_body_bytes`, or on any other message (pathsend,
+  zerocopysend, a second start), what is held goes out unchanged and the rest streams by.
+* done: every message is forwarded as it comes.
+
+Fail open: an exception in `start_hook` or `transform` (adinject's own work) sends the original response.
+Exceptions from the app, or from the server's `send`, are not caught: they propagate as they would without
+adinject (a held start never went out, so the server can still answer 500).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Literal
+
+from starlette.types import Message, Receive, Scope, Send
+
+from adinject.http.headers import without_opt_out
+from adinject.http.rules_like import RulesLike
+
+if TYPE_CHECKING:
+    from adinject.http.middleware import AdInjectMiddleware
+
+logger = logging.getLogger("adinject")
+
+Phase = Literal["waiting", "holding", "done"]
+
+
+class Responder:
+    """Hold, cap, release and fail open over one response; subclasses say what to hold and how to rewrite.
+
+    `owner` is the middleware (its options, plan cache, metrics and failure count are shared by every
+    request); `rules` the rules this request reads, taken once so that a reload mid-response cannot mix two
+    versions.
+    """
+
+    __slots__ = ("chunks", "held", "owner", "phase", "rules", "scope", "send", "size", "state")
+
+    def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
+        self.owner = owner
+        self.rules = rules
+        self.phase: Phase = "waiting"
+        self.held: Message = {}
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.scope: Scope = {}
+        self.send: Send = _unattached
+        self.state: object = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.state = scope.get("state")
+        self.send = send
+        await self.owner.app(scope, receive, self.send_wrapper)
+
+    @property
+    def path(self) -> str:
+        path: str = self.scope.get("path", "")
+        return path
+
+    # --- the hooks
+
+    def start_hook(self, message: Message) -> Message | None:
+        """The start to hold (the app's, or edited) when this response is one to rewrite; None to forward."""
+        raise NotImplementedError
+
+    async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+        """The start and body to send for the held start and the complete body."""
+        raise NotImplementedError
+
+    def count(self, outcome: str, reason: str = "") -> None:
+        metrics = self.owner.metrics
+        if metrics is not None:
+            metrics.page(outcome, reason)
+
+    def failed(self, exc: BaseException) -> None:
+        """adinject's own work raised: the original response goes out (the caller sends it)."""
+        self.owner.failures += 1
+        self.count("failed_open")
+        logger.error("adinject failed on %s; the original response was sent", self.path, exc_info=exc)
+
+    # --- the protocol
+
+    async def send_wrapper(self, message: Message) -> None:
+        if self.phase == "holding":
+            await self._hold(message)
+        elif self.phase == "waiting" and message["type"] == "http.response.start":
+            await self._start(message)
+        else:
+            # Early hints before the start, trailers, pathsend, anything after we decided: as it comes.
+            await self.send(message)
+
+    async def _start(self, message: Message) -> None:
+        try:
+            held = self.start_hook(message)
+        except Exception as exc:
+            self.failed(exc)
+            held = None
+        if held is None:
+            self.phase = "done"
+            await self.send(_strip_opt_out_or_same(message))
+            return
+        self.held, self.phase = held, "holding"
+
+    async def _hold(self, message: Message) -> None:
+        if message["type"] != "http.response.body":
+            # pathsend / zerocopysend / anything else while we hold the start: not a body we can rewrite.
+            self.count("unchanged", "not_a_body")
+            await self._release(more_body=True)
+            await self.send(message)
+            return
+        body: bytes = message.get("body", b"")
+        more_body: bool = message.get("more_body", False)
+        self.chunks.append(body)
+        self.size += len(body)
+        if self.size > self.owner.max_body_bytes:
+            # Too big to buffer: what is held goes out, then the rest streams by unchanged.
+            self.count("unchanged", "too_big_to_buffer")
+            await self._release(more_body=more_body)
+        elif not more_body:
+            await self._finish()
+
+    async def _release(self, *, more_body: bool) -> None:
+        """Send the held start and anything buffered, unchanged; from here on every message goes as it is."""
+        self.phase = "done"
+        chunks, self.chunks = self.chunks, []
+        await self.send(self.held)
+        if chunks:
+            await self.send({"type": "http.response.body", "body": b"".join(chunks), "more_body": more_body})
+
+    async def _finish(self) -> None:
+        self.phase = "done"
+        raw = b"".join(self.chunks)
+        self.chunks = []
+        try:
+            start, body = await self.transform(self.held, raw)
+        except Exception as exc:
+            self.failed(exc)
+            start, body = self.held, raw
+        await self.send(start)
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _unattached(message: Message) -> None:
+    raise RuntimeError("the responder was not called")  # pragma: no cover
+
+
+def _strip_opt_out_or_same(message: Message) -> Message:
+    """The start without X-AdInject if that can be done, else the message as the app sent it (fail open)."""
+    try:
+        stripped = without_opt_out(message.get("headers") or ())
+    except Exception:
+        return message
+    return message if stripped is None else {**message, "headers": stripped}

@@ -1,0 +1,51 @@
+"""The rules as the HTTP layer sees them: `adinject.engine.Rules`, `reload.Inactive`, or a wrapper of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from adinject.result import ApplyResult
+
+
+class RulesLike(Protocol):
+    """What the middleware needs of `adinject.engine.Rules` (any object with these members will do).
+
+    `bucket_header` is the request header that names a visitor for `percent` and A/B variants (the rules'
+    `settings.bucket_header`), or None. `inactive_code` is None for rules that are live, and a short code
+    when they place nothing on purpose (`reload.Inactive`: "off" for the kill switch): it is the reason the
+    metrics give for every page left alone.
+    """
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def bucket_header(self) -> str | None: ...
+
+    @property
+    def inactive_code(self) -> str | None: ...
+
+    def matches_url(self, path: str) -> bool: ...
+
+    def request_headers(self) -> frozenset[str]: ...
+
+    def request_key(
+        self, url: str, headers: Mapping[str, str], now: datetime | None = None
+    ) -> tuple[str, ...]: ...
+
+    def depends_on_time(self) -> bool: ...
+
+    def plan(
+        self, body: bytes, *, url: str, headers: Mapping[str, str], now: datetime | None = None
+    ) -> Any: ...
+
+    def realize(
+        self,
+        plan: Any,
+        body: bytes,
+        *,
+        context: Mapping[str, Any] | None = None,
+        csp: str | Sequence[str] | None = None,
+    ) -> ApplyResult: ...

@@ -1,0 +1,103 @@
+"""The middleware reads the rules only through `RulesLike`: a wrapper of the engine's rules is served exactly
+as the rules it wraps (bucket header, metrics), and an inactive stand-in speaks through `inactive_code`.
+
+Before the protocol had `bucket_header` and `inactive_code`, the middleware looked past it (isinstance and
+getattr on `Rules`/`Inactive`), so a wrapper lost the bucket header and its live version in the metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adinject_http_testkit import RulesProxy, body, header, http_scope, page, run_asgi, scripted_app, start
+from prometheus_client import CollectorRegistry
+
+from adinject.engine import Rules, load_rules
+from adinject.http import AdInjectMiddleware, RulesLike
+from adinject.metrics import Metrics
+from adinject.reload import Inactive
+
+PAGE = page()
+
+PERCENT_RULES = """\
+settings:
+  bucket_header: X-User-Id
+units:
+  ad:
+    html: '<div class="ad-slot" id="{{ slot.id }}"><p>Advertisement</p></div>'
+rules:
+  - name: half
+    pages: {paths: ["/news/**"]}
+    container: article
+    when: {percent: 50}
+    place: [{unit: ad, after_paragraph: 1}]
+"""
+
+
+def percent_rules(tmp_path: Path) -> Rules:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "rules.yaml").write_text(PERCENT_RULES, encoding="utf-8")
+    return load_rules(folder)
+
+
+def test_engine_rules_and_inactive_answer_the_protocol(tmp_path: Path) -> None:
+    rules = percent_rules(tmp_path)
+    assert (rules.bucket_header, rules.inactive_code) == ("x-user-id", None)
+    off = Inactive(rules, "off", "the kill switch is on")
+    assert (off.bucket_header, off.inactive_code) == (None, "off")
+    checked: list[RulesLike] = [rules, off, RulesProxy(rules)]  # mypy checks each against the protocol
+    assert len(checked) == 3
+
+
+def test_a_wrapper_keeps_the_bucket_header_of_the_rules_it_wraps(tmp_path: Path) -> None:
+    """A visitor named by the bucket header gets no cookie, whether the rules come wrapped or not."""
+    rules = percent_rules(tmp_path)
+    named = http_scope("/news/a", headers=[(b"x-user-id", b"u-42")])
+    for served in (rules, RulesProxy(rules)):
+        sent = run_asgi(AdInjectMiddleware(scripted_app([start(), body(PAGE)]), rules=served), named)
+        assert header(sent[0], "set-cookie") == [], type(served).__name__
+    anonymous = run_asgi(
+        AdInjectMiddleware(scripted_app([start(), body(PAGE)]), rules=RulesProxy(rules)),
+        http_scope("/news/a"),
+    )
+    assert len(header(anonymous[0], "set-cookie")) == 1
+
+
+def test_live_loaded_rules_are_reported_through_the_protocol(tmp_path: Path) -> None:
+    rules = percent_rules(tmp_path)
+    metrics = Metrics(CollectorRegistry())
+    AdInjectMiddleware(scripted_app([]), rules=RulesProxy(rules), metrics=metrics)
+    labels = {"folder": "", "version": rules.version}
+    assert metrics.registry.get_sample_value("adinject_rules_info", labels) == 1
+
+
+def test_inactive_rules_are_not_reported_live(tmp_path: Path) -> None:
+    rules = percent_rules(tmp_path)
+    metrics = Metrics(CollectorRegistry())
+    AdInjectMiddleware(scripted_app([]), rules=Inactive(rules, "off", "switched off"), metrics=metrics)
+    assert [s for m in metrics.registry.collect() if m.name == "adinject_rules_info" for s in m.samples] == []
+
+
+class Paused(RulesProxy):
+    """Any RulesLike may be inactive: it matches no URL and names its reason in `inactive_code`."""
+
+    __slots__ = ()
+
+    def matches_url(self, path: str) -> bool:
+        return False
+
+    @property
+    def inactive_code(self) -> str | None:
+        return "paused"
+
+
+def test_the_inactive_code_is_the_reason_pages_are_counted_unchanged(tmp_path: Path) -> None:
+    metrics = Metrics(CollectorRegistry())
+    middleware = AdInjectMiddleware(
+        scripted_app([start(), body(PAGE)]), rules=Paused(percent_rules(tmp_path)), metrics=metrics
+    )
+    sent = run_asgi(middleware, http_scope("/news/a"))
+    assert sent[1]["body"] == PAGE
+    labels = {"outcome": "unchanged", "reason": "paused"}
+    assert metrics.registry.get_sample_value("adinject_pages_total", labels) == 1
