@@ -28,7 +28,7 @@ GZIP_LEVEL = 6
 # starlette-compress's default; brotli's own default (11) costs tens of milliseconds per page.
 BROTLI_QUALITY = 4
 
-# What `encode` accepts: the coding names plus the raw-deflate variant some servers send as "deflate".
+# What `encode` accepts: the coding names plus the raw-deflate form some servers send as "deflate".
 GZIP = "gzip"
 DEFLATE = "deflate"
 DEFLATE_RAW = "deflate-raw"
@@ -72,7 +72,8 @@ def content_coding(values: Iterable[str]) -> str | None:
 
 
 def decode(coding: str, data: bytes, limit: int) -> tuple[bytes, str]:
-    """Decode `data`; return the body and the variant `encode` must use to give the client the same coding.
+    """Decode `data`; return the body and the coding `encode` must redo to give the client the same bytes'
+    coding (for "deflate", the zlib or the raw form the app actually sent).
 
     Raises TooLarge past `limit` decoded bytes and Corrupt for a body that is not valid in its coding.
     """
@@ -89,19 +90,19 @@ def decode(coding: str, data: bytes, limit: int) -> tuple[bytes, str]:
     raise ValueError(f"unsupported coding {coding!r}")
 
 
-def encode(variant: str, data: bytes) -> bytes:
-    """Encode `data` in `variant` (as returned by `decode`)."""
-    if variant == GZIP:
+def encode(coding: str, data: bytes) -> bytes:
+    """Encode `data` in `coding` (as returned by `decode`)."""
+    if coding == GZIP:
         # mtime=0 keeps the output a pure function of the body, so equal pages give equal bytes.
         return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
-    if variant == DEFLATE:
+    if coding == DEFLATE:
         return zlib.compress(data, GZIP_LEVEL)
-    if variant == DEFLATE_RAW:
+    if coding == DEFLATE_RAW:
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
         return compressor.compress(data) + compressor.flush()
-    if variant == BR and _brotli is not None:
+    if coding == BR and _brotli is not None:
         return bytes(_brotli.compress(data, quality=BROTLI_QUALITY, mode=_brotli.MODE_TEXT))
-    raise ValueError(f"unsupported coding {variant!r}")
+    raise ValueError(f"unsupported coding {coding!r}")
 
 
 def _zlib_decode(data: bytes, wbits: int, limit: int, *, members: bool) -> bytes:

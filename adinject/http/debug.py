@@ -132,7 +132,7 @@ class DebugResponder(Responder):
             return {**start, "headers": headers.raw}, body
         owner = self.owner
         try:
-            page, variant = await steps.decode(
+            page, sent_coding = await steps.decode(
                 coding, body, limit=owner.max_decoded_bytes, threshold=owner.thread_threshold_bytes
             )
         except codings.DecodeError:
@@ -150,7 +150,7 @@ class DebugResponder(Responder):
             csp=headers.getlist("content-security-policy"),
         )
         annotated = await steps.offload(len(page), owner.thread_threshold_bytes, draw)
-        out = steps.encode(variant, annotated.body)
+        out = steps.encode(sent_coding, annotated.body)
         steps.set_length(headers, out)
         self.count("debug")
         return {**start, "headers": headers.raw}, out

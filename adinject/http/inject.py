@@ -70,7 +70,7 @@ class InjectResponder(Responder):
         owner = self.owner
         coding = codings.content_coding(headers.getlist("content-encoding")) or ""
         try:
-            page, variant = await steps.decode(
+            page, sent_coding = await steps.decode(
                 coding, body, limit=owner.max_decoded_bytes, threshold=owner.thread_threshold_bytes
             )
         except codings.DecodeError as exc:
@@ -85,7 +85,7 @@ class InjectResponder(Responder):
             headers=bucket.headers,
             etag=strong_etag(start["headers"]),
             context=steps.app_context(self.state, self.path, warn=True),
-            variant=variant,
+            sent_coding=sent_coding,
             csp=headers.getlist("content-security-policy"),
             now=owner.clock(),
         )
@@ -146,7 +146,7 @@ class InjectResponder(Responder):
         headers: Mapping[str, str],
         etag: str | None,
         context: Mapping[str, Any] | None,
-        variant: str,
+        sent_coding: str,
         csp: Sequence[str],
         now: datetime,
     ) -> tuple[ApplyResult, bytes]:
@@ -159,7 +159,10 @@ class InjectResponder(Responder):
         url = steps.request_url(self.scope)
         plan: Any = None
         key = None
+        outcome = None
         if cache is not None:
+            # Decided once: its key finds the plan, and a miss plans with it rather than deciding again.
+            outcome = rules.decide(url, headers, now)
             key = cache.key(
                 page,
                 version=rules.version,
@@ -169,18 +172,18 @@ class InjectResponder(Responder):
                 content_type=headers.get("content-type", ""),
                 # What the request decides, not the raw header values: two phones with different
                 # User-Agents, or two visitors in the same half of a test, share one plan.
-                header_values=rules.request_key(url, headers, now),
+                header_values=outcome.key,
                 etag=etag,
             )
             plan = cache.get(key)
         if plan is None:
-            plan = rules.plan(page, url=url, headers=headers, now=now)
+            plan = rules.plan(page, url=url, headers=headers, now=now, outcome=outcome)
             if cache is not None and key is not None:
                 cache.put(key, plan)
-        result = rules.realize(plan, page, context=context, csp=csp)
+        result = rules.realize(plan, page, context=context, csp=csp, render_cache=self.owner.render_cache)
         if not result.modified:
             return result, page
-        return result, steps.encode(variant, result.body)
+        return result, steps.encode(sent_coding, result.body)
 
 
 def _is_html(message: Message) -> bool:

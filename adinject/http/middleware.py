@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adinject.engine import RenderCache
 from adinject.http.cache import PlanCache
 from adinject.http.debug import DebugResponder, debug_mode, send_original
 from adinject.http.inject import InjectResponder
@@ -65,6 +66,7 @@ class AdInjectMiddleware:
         "max_body_bytes",
         "max_decoded_bytes",
         "metrics",
+        "render_cache",
         "rules",
         "server_timing",
         "thread_threshold_bytes",
@@ -108,6 +110,9 @@ class AdInjectMiddleware:
         self.server_timing = server_timing
         self.thread_threshold_bytes = thread_threshold_bytes
         self.cache: PlanCache[Any] | None = PlanCache(cache_size) if cache_size else None
+        # Rendered markup the engine may reuse (units that read only `slot`, pages whose units read nothing
+        # of the response), kept across rule reloads: its keys carry the rules version.
+        self.render_cache = RenderCache()
         # Responses sent unchanged because adinject itself raised (a hook for metrics).
         self.failures = 0
 

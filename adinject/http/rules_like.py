@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from adinject.engine import RenderCache, RequestOutcome
 from adinject.result import ApplyResult
 
 
@@ -31,14 +32,21 @@ class RulesLike(Protocol):
 
     def request_headers(self) -> frozenset[str]: ...
 
-    def request_key(
-        self, url: str, headers: Mapping[str, str], now: datetime | None = None
-    ) -> tuple[str, ...]: ...
+    def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
+        """What the request decides for the rules of its URL; its `key` goes in the plan cache key, and the
+        outcome itself to `plan`, so a request is decided once."""
+        ...
 
     def depends_on_time(self) -> bool: ...
 
     def plan(
-        self, body: bytes, *, url: str, headers: Mapping[str, str], now: datetime | None = None
+        self,
+        body: bytes,
+        *,
+        url: str,
+        headers: Mapping[str, str],
+        now: datetime | None = None,
+        outcome: RequestOutcome | None = None,
     ) -> Any: ...
 
     def realize(
@@ -48,4 +56,5 @@ class RulesLike(Protocol):
         *,
         context: Mapping[str, Any] | None = None,
         csp: str | Sequence[str] | None = None,
+        render_cache: RenderCache | None = None,
     ) -> ApplyResult: ...

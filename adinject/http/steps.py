@@ -56,7 +56,7 @@ async def offload(size: int, threshold: int, func: Callable[[], T]) -> T:
 
 
 async def decode(coding: str, raw: bytes, *, limit: int, threshold: int) -> tuple[bytes, str]:
-    """The body without its content coding, and the variant `encode` redoes it with ("" when not encoded).
+    """The body without its content coding, and the coding `encode` redoes it with ("" when not encoded).
 
     Raises `codings.DecodeError` past `limit` decoded bytes or for a body not valid in its coding.
     """
@@ -65,9 +65,9 @@ async def decode(coding: str, raw: bytes, *, limit: int, threshold: int) -> tupl
     return await offload(len(raw), threshold, partial(codings.decode, coding, raw, limit))
 
 
-def encode(variant: str, body: bytes) -> bytes:
+def encode(coding: str, body: bytes) -> bytes:
     """`body` in the coding `decode` took off (as it is when there was none)."""
-    return codings.encode(variant, body) if variant else body
+    return codings.encode(coding, body) if coding else body
 
 
 def engine_headers(scope: Scope, response: MutableHeaders) -> dict[str, str]:

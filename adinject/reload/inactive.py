@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from adinject.engine import Plan, Rules
+from adinject.engine import Plan, RenderCache, RequestOutcome, Rules
 from adinject.result import ApplyResult, Skip
 
 __all__ = ["Inactive"]
@@ -50,6 +50,9 @@ class Inactive:
     ) -> tuple[str, ...]:
         return ()
 
+    def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
+        return RequestOutcome((), (), (), {}, (), frozenset())
+
     def depends_on_time(self) -> bool:
         return False
 
@@ -61,6 +64,7 @@ class Inactive:
         headers: Mapping[str, str] | None = None,
         explain: bool = False,
         now: datetime | None = None,
+        outcome: RequestOutcome | None = None,
     ) -> Plan:
         return Plan(skipped=(Skip(self.code, self.reason),), rules_version=self.version)
 
@@ -71,6 +75,7 @@ class Inactive:
         *,
         context: Mapping[str, Any] | None = None,
         csp: str | Sequence[str] | None = None,
+        render_cache: RenderCache | None = None,
     ) -> ApplyResult:
         return ApplyResult(body, skipped=list(plan.skipped))
 

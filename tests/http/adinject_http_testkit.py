@@ -5,6 +5,7 @@ A plain module (not conftest) so tests can import the helpers by name; pytest pu
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
@@ -15,7 +16,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adinject.engine import Rules, load_rules
+from adinject.engine import RenderCache, RequestOutcome, Rules, load_rules
 from adinject.result import ApplyResult
 
 UNIT_HTML = '<div class="ad-slot" id="{{ slot.id }}"><p>Advertisement</p></div>'
@@ -138,21 +139,28 @@ class RulesProxy:
     def request_headers(self) -> frozenset[str]:
         return self.inner.request_headers() | self.reads
 
-    def request_key(
-        self, url: str, headers: Mapping[str, str], now: datetime | None = None
-    ) -> tuple[str, ...]:
+    def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
         claimed = tuple(f"{name}={headers.get(name)}" for name in sorted(self.reads))
-        return self.inner.request_key(url, headers, now) + claimed
+        outcome = self.inner.decide(url, headers, now)
+        return dataclasses.replace(outcome, key=outcome.key + claimed)
 
     def depends_on_time(self) -> bool:
         return self.inner.depends_on_time()
 
-    def plan(self, body: bytes, *, url: str, headers: Mapping[str, str], now: datetime | None = None) -> Any:
+    def plan(
+        self,
+        body: bytes,
+        *,
+        url: str,
+        headers: Mapping[str, str],
+        now: datetime | None = None,
+        outcome: RequestOutcome | None = None,
+    ) -> Any:
         self.plan_calls += 1
         self.plan_threads.append(threading.current_thread().name)
         if self.fail_in == "plan":
             raise RuntimeError("boom in plan")
-        return self.inner.plan(body, url=url, headers=headers, now=now)
+        return self.inner.plan(body, url=url, headers=headers, now=now, outcome=outcome)
 
     def realize(
         self,
@@ -161,12 +169,13 @@ class RulesProxy:
         *,
         context: Mapping[str, Any] | None = None,
         csp: str | Sequence[str] | None = None,
+        render_cache: RenderCache | None = None,
     ) -> ApplyResult:
         self.realize_calls += 1
         self.realize_contexts.append(context)
         if self.fail_in == "realize":
             raise RuntimeError("boom in realize")
-        return self.inner.realize(plan, body, context=context, csp=csp)
+        return self.inner.realize(plan, body, context=context, csp=csp, render_cache=render_cache)
 
 
 # ---- a raw ASGI harness ------------------------------------------------------------------------------------

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adinject_http_testkit import RulesProxy, body, header, http_scope, page, run_asgi, scripted_app, start
+import pytest
+from adinject_http_testkit import (
+    RulesProxy,
+    body,
+    header,
+    http_scope,
+    page,
+    response_body,
+    run_asgi,
+    scripted_app,
+    start,
+    write_rules,
+)
 from prometheus_client import CollectorRegistry
 
 from adinject.engine import Rules, load_rules
@@ -101,3 +113,33 @@ def test_the_inactive_code_is_the_reason_pages_are_counted_unchanged(tmp_path: P
     assert sent[1]["body"] == PAGE
     labels = {"outcome": "unchanged", "reason": "paused"}
     assert metrics.registry.get_sample_value("adinject_pages_total", labels) == 1
+
+
+def test_a_plan_cache_miss_decides_the_request_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The plan-cache key needs the request's outcome; planning on a miss reuses it instead of deciding again.
+    import adinject.engine.rules as engine_rules
+
+    calls: list[str] = []
+    real = engine_rules.decide
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append("decide")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_rules, "decide", counting)
+    rules = percent_rules(tmp_path)
+    app = AdInjectMiddleware(scripted_app([start(), body(PAGE)]), rules=rules)
+    named = http_scope("/news/a", headers=[(b"x-user-id", b"u-42")])
+    run_asgi(app, named)
+    assert calls == ["decide"]
+    run_asgi(app, named)  # a hit: decided once more, for the key, and not planned
+    assert calls == ["decide", "decide"]
+
+
+def test_the_middleware_renders_into_its_own_cache(tmp_path: Path) -> None:
+    rules = load_rules(write_rules(tmp_path / "rules"))
+    app = AdInjectMiddleware(scripted_app([start(), body(PAGE)]), rules=rules)
+    sent = run_asgi(app, http_scope("/news/a"))
+    assert b"ad-slot" in response_body(sent)
+    assert len(app.render_cache) > 0
+    assert len(rules.render_cache) == 0
