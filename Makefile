@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all test lint typecheck pytest demo bench bench-http clean schema
+.PHONY: all test lint imports typecheck pytest demo bench bench-http clean schema
 
 all: test
 
@@ -20,13 +20,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check adinject tests benchmarks examples
 	$(BIN)/ruff format --check adinject tests benchmarks examples
 
+# The import layers and the HTTP layer's distance from HTML (contracts in pyproject.toml).
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict adinject
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint imports typecheck pytest
 
 schema: $(STAMP)
 	$(BIN)/python -m adinject.language.schema > rules/schema.json
@@ -41,4 +45,4 @@ bench-http: $(STAMP)
 	$(BIN)/python benchmarks/http.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache
