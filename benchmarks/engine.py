@@ -26,7 +26,7 @@ sys.path[0] = str(ROOT)
 
 from adinject.engine import Rules, load_rules  # noqa: E402
 from adinject.page.model import parse_text  # noqa: E402
-from tests.corpus import AUTO_RULES, READABILITY, readability_pages  # noqa: E402
+from tests._support.corpus import AUTO_RULES, READABILITY, readability_pages  # noqa: E402
 
 HEADERS = {"content-type": "text/html"}
 

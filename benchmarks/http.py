@@ -351,7 +351,7 @@ def measure(
 
 def write_rules(folder: Path) -> Path:
     sys.path.insert(0, str(ROOT))
-    from tests.corpus import AUTO_RULES
+    from tests._support.corpus import AUTO_RULES
 
     rules_dir = folder / "rules"
     rules_dir.mkdir()

@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from tests.test_demo_browser import find_chromium
+from tests._support.browser import find_chromium
 
 # CI must not fail at random: there every property test replays the same examples (derandomized), and a
 # failure prints the blob that reproduces it. At a desk the examples are random, and more of them, so new

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from adinject_http_testkit import real_rules
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adinject.engine import Rules
+from tests._support.http_testkit import real_rules
 
 
 class Switchboard:
