@@ -140,7 +140,7 @@ def _middleware(app: Starlette) -> AdInjectMiddleware:
 
 
 def test_a_compressed_page_is_annotated_and_compressed_again(tmp_path: Path) -> None:
-    from tests.preview.test_preview import RULES, page
+    from tests._support.preview import RULES, page
 
     (tmp_path / "r.yaml").write_text(RULES)
 

@@ -17,27 +17,12 @@ from adinject.language.loader import CompiledRules, load_rule_set
 from adinject.language.problems import Problem, RulesError
 from adinject.language.schema import Placement, Rule, RuleFile, Settings
 from adinject.language.templates import environment, make_environment
+from tests._support.language import problems_of, where, write
 from tests._support.paths import FIXTURES, RULES
 
 NEWS = FIXTURES / "news.yaml"
 
 UNIT = '    html: <div class="ad"></div>\n'
-
-
-def problems_of(path: Path | str) -> list[Problem]:
-    with pytest.raises(RulesError) as caught:
-        load_rule_set(path)
-    return caught.value.problems
-
-
-def where(problems: list[Problem]) -> list[tuple[int, int, str]]:
-    return [(p.line, p.col, p.key) for p in problems]
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --- the example

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adinject.language.loader import load_rule_set
-from tests.language.test_loader import problems_of, where, write
+from tests._support.language import problems_of, where, write
 
 BASE_UNIT = "units:\n  ad:\n    html: '<div class=\"ad\"></div>'\n"
 

@@ -13,7 +13,7 @@ from adinject.language.schema import Promotion
 from adinject.units.promotions import choose, page_tags
 from tests._support.engine import article
 from tests._support.first_law import check_first_law
-from tests.language.test_loader import problems_of
+from tests._support.language import problems_of
 
 H = {"content-type": "text/html; charset=utf-8"}
 
