@@ -7,7 +7,7 @@ which is what keeps every byte of the page that is not ours exactly as it came.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -21,18 +21,24 @@ class Edit:
     order: int = 0
 
 
-def apply_edits(data: bytes, edits: Iterable[Edit]) -> bytes:
-    """`data` with every edit inserted. Raises ValueError for an offset outside the input."""
-    ordered = sorted(edits, key=lambda e: (e.offset, e.order))
-    if not ordered:
+def in_order(edits: Iterable[Edit]) -> list[Edit]:
+    """The edits in the order `apply_edits` takes them: by offset, then by `order`, then as given."""
+    return sorted(edits, key=lambda e: (e.offset, e.order))
+
+
+def apply_edits(data: bytes, edits: Sequence[Edit]) -> bytes:
+    """`data` with every edit inserted; `edits` in `in_order` order (the renderer makes them so, once per
+    plan, rather than sorting on every request). Raises ValueError for an edit out of order or outside the
+    input."""
+    if not edits:
         return data
     # Slices of a memoryview are views, so the page is copied once, by the join, not once more in pieces.
     view = memoryview(data)
     parts: list[bytes | memoryview] = []
     pos = 0
-    for edit in ordered:
-        if edit.offset < 0 or edit.offset > len(data):
-            raise ValueError(f"edit offset {edit.offset} outside the input (0..{len(data)})")
+    for edit in edits:
+        if edit.offset < pos or edit.offset > len(data):
+            raise ValueError(f"edit offset {edit.offset} out of order or outside the input (0..{len(data)})")
         parts.append(view[pos : edit.offset])
         parts.append(edit.data)
         pos = edit.offset

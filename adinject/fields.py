@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["cache_control", "collect_quoted_string", "parse_content_type"]
+__all__ = ["cache_control", "collect_quoted_string", "media_type_of", "parse_content_type"]
 
 _HTTP_WS: Final = "\t\n\r "
 _TOKEN_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -61,17 +61,30 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     what decides how a page is decoded. A comma-combined header is split first (see page/encoding.py).
     """
     value = value.strip(_HTTP_WS)
+    essence, semicolon = _essence(value)
+    if not essence:
+        return "", {}
+    return essence, _parameters(value, semicolon)
+
+
+def media_type_of(value: str) -> str:
+    """`parse_content_type(value)[0]` without reading the parameters (every response asks this)."""
+    return _essence(value.strip(_HTTP_WS))[0]
+
+
+def _essence(value: str) -> tuple[str, int]:
+    """The lower-case `type/subtype` of a stripped value ("" when it is none) and where its `;` is."""
     slash = value.find("/")
     if slash < 0:
-        return "", {}
+        return "", 0
     type_ = value[:slash]
     semicolon = value.find(";", slash + 1)
     if semicolon < 0:
         semicolon = len(value)
     subtype = value[slash + 1 : semicolon].rstrip(_HTTP_WS)
     if not _TOKEN_RE.fullmatch(type_) or not _TOKEN_RE.fullmatch(subtype):
-        return "", {}
-    return f"{type_.lower()}/{subtype.lower()}", _parameters(value, semicolon)
+        return "", 0
+    return f"{type_.lower()}/{subtype.lower()}", semicolon
 
 
 def _parameters(value: str, position: int) -> dict[str, str]:

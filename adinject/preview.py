@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from adinject.edits import Edit, apply_edits
+from adinject.edits import Edit, apply_edits, in_order
 from adinject.engine import Plan, Rules, locate_body_end
 from adinject.page.encoding import Sniffed, encode_fragment, sniff_and_decode
 from adinject.page.html_sets import VOID
@@ -97,7 +97,7 @@ def annotate(
         end = locate_body_end(body, header(headers, "content-type"))
     end = end if end is not None else len(body)
     edits.append(Edit(end, encode_fragment(panel, sniffed), order=2))
-    out.body = apply_edits(body, edits)
+    out.body = apply_edits(body, in_order(edits))
     return out
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adinject.fields import cache_control, parse_content_type
+from adinject.fields import cache_control, media_type_of, parse_content_type
 from adinject.http.bucket import cache_control_with_cookie, ensure_bucket
 from adinject.http.candidate import cache_directives
 from adinject.http.headers import media_type
@@ -43,6 +43,12 @@ def test_the_middleware_and_the_charset_read_one_content_type_alike(value: str) 
     assert media_type([value]) == kind
     if "," not in value and kind and kind != "*/*":
         assert charset_from_content_type(value) == params.get("charset")
+
+
+@given(st.text(alphabet=st.sampled_from('text/html; charset=utf-8"\\,\t \x0cA+'), max_size=40))
+def test_the_media_type_alone_is_the_parsers(value: str) -> None:
+    # media_type_of skips the parameters for speed; it must not read the type any differently.
+    assert media_type_of(value) == parse_content_type(value)[0]
 
 
 def test_media_type_reads_the_first_line() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adinject.edits import Edit
+from adinject.edits import Edit, in_order
 from adinject.engine.index import RuleIndex
 from adinject.engine.planning import Plan
 from adinject.gpt.csp import script_permit
@@ -157,7 +157,7 @@ def _render(
         insertions.insert(
             0, Insertion(plan.head.offset, len(data), "gpt", "", None, "", "head", plan.head.where)
         )
-    return Rendered(tuple(edits), tuple(insertions), tuple(skipped))
+    return Rendered(tuple(in_order(edits)), tuple(insertions), tuple(skipped))
 
 
 def _head_scripts(

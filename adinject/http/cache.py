@@ -3,8 +3,8 @@
 Planning (parse + placement) is the expensive part of the engine; realizing a plan (rendering units, splicing)
 is cheap and runs per request, so per-request context (the app's values, the response's CSP nonce) still
 reaches the units. A plan is valid for one exact page, one rules version, one URL path, one response
-Content-Type (its charset decides how the bytes are read) and one request key (`Rules.request_key`: what the
-request decided, such as which targeted rules hold and which A/B variants are shown, rather than the raw
+Content-Type (its charset decides how the bytes are read) and one request key (`Rules.decide(...).key`: what
+the request decided, such as which targeted rules hold and which A/B variants are shown, rather than the raw
 header values, so visitors the rules cannot tell apart share a plan); the key is made of exactly those. The
 page is represented by the app's strong ETag when it has one (a strong ETag promises byte identity) and
 otherwise by an xxh3-128 digest of the body. The body length is always in the key as well: a cheap guard that
@@ -63,7 +63,7 @@ class PlanCache(Generic[P]):
         """The key for planning `body` at `path` under rules `version` for this request.
 
         `etag` must be a strong ETag of exactly these bytes (or None); `header_values` is what the request
-        contributes to the plan, in a stable order: the middleware passes `Rules.request_key(...)`.
+        contributes to the plan, in a stable order: the middleware passes `Rules.decide(...).key`.
         """
         page: tuple[str, str | bytes] = (
             ("etag", etag) if etag is not None else ("xxh3", xxhash.xxh3_128_digest(body, seed=self._seed))

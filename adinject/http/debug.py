@@ -143,7 +143,7 @@ class DebugResponder(Responder):
             engine,
             page,
             url=steps.request_url(self.scope),
-            headers=steps.engine_headers(self.scope, headers),
+            headers=steps.engine_headers(self.request_headers(), headers),
             context=steps.app_context(self.state, self.path, warn=False),
             notes=[*more, *self.notes],
             now=owner.clock(),

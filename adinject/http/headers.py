@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from starlette.datastructures import MutableHeaders
 from starlette.types import Scope
 
-from adinject.fields import parse_content_type
+from adinject.fields import media_type_of
 
 RawHeaders = Sequence[tuple[bytes, bytes]] | Sequence[list[bytes]]
 
@@ -25,7 +25,7 @@ def header_values(raw: Iterable[Sequence[bytes]], name: bytes) -> list[str]:
 
 def media_type(values: Sequence[str]) -> str:
     """The media type of the first Content-Type line, lower-case; "" when absent or not a media type."""
-    return parse_content_type(values[0])[0] if values else ""
+    return media_type_of(values[0]) if values else ""
 
 
 def opted_out(raw: Iterable[Sequence[bytes]]) -> bool:

@@ -27,7 +27,6 @@ from adinject.http.headers import (
     mark_rewritten,
     media_type,
     normalized,
-    request_headers,
     server_timing,
     strong_etag,
 )
@@ -51,7 +50,7 @@ class InjectResponder(Responder):
                 code = rules.inactive_code
                 self.count("unchanged", code if code is not None else reason)
             return None
-        if is_fragment_request(request_headers(self.scope)):
+        if is_fragment_request(self.request_headers()):
             self.count("unchanged", "fragment")
             return None
         start = {**message, "headers": normalized(message.get("headers") or ())}
@@ -116,7 +115,7 @@ class InjectResponder(Responder):
         """The engine's request headers, with a bucket for a visitor the rules split (percent, variants) who
         has none yet: this page already uses it, and the cookie set on `headers` keeps it for the next."""
         bucket = ensure_bucket(
-            steps.engine_headers(self.scope, headers),
+            steps.engine_headers(self.request_headers(), headers),
             self.rules.request_headers(),
             secure=self.scope.get("scheme") == "https",
             bucket_header=self.rules.bucket_header,

@@ -40,7 +40,7 @@ class AdInjectMiddleware:
 
     `rules` is a rules folder or file, a `LiveRules`, or an already-loaded `Rules` (or any `RulesLike`).
 
-    A folder is watched and reloaded on change (`reload`, default True for a folder; see adinject/reload.py):
+    A folder is watched and reloaded on change (`reload`, default True for a folder; see adinject/reload/):
     an invalid change is logged and the last good rules keep serving. At start-up, invalid rules raise
     `RulesError` unless `allow_invalid_rules_at_startup=True`, which starts with no units instead. `rules`
     always holds the rules in use; assigning it swaps them (a reload assigns it too).

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from starlette.types import Message, Receive, Scope, Send
 
-from adinject.http.headers import without_opt_out
+from adinject.http.headers import request_headers, without_opt_out
 from adinject.http.rules_like import RulesLike
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Responder:
     versions.
     """
 
-    __slots__ = ("chunks", "held", "owner", "phase", "rules", "scope", "send", "size", "state")
+    __slots__ = ("_request", "chunks", "held", "owner", "phase", "rules", "scope", "send", "size", "state")
 
     def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
         self.owner = owner
@@ -52,12 +52,19 @@ class Responder:
         self.scope: Scope = {}
         self.send: Send = _unattached
         self.state: object = None
+        self._request: dict[str, str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self.state = scope.get("state")
         self.send = send
         await self.owner.app(scope, receive, self.send_wrapper)
+
+    def request_headers(self) -> dict[str, str]:
+        """The request's headers, lower-case names (read once per request; callers must not change it)."""
+        if self._request is None:
+            self._request = request_headers(self.scope)
+        return self._request
 
     @property
     def path(self) -> str:

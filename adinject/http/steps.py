@@ -20,7 +20,6 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import Scope
 
 from adinject.http import codings
-from adinject.http.headers import request_headers
 
 logger = logging.getLogger("adinject")
 
@@ -70,10 +69,10 @@ def encode(coding: str, body: bytes) -> bytes:
     return codings.encode(coding, body) if coding else body
 
 
-def engine_headers(scope: Scope, response: MutableHeaders) -> dict[str, str]:
+def engine_headers(request: Mapping[str, str], response: MutableHeaders) -> dict[str, str]:
     """What the engine reads of the request: its headers, lower-case, plus the response's Content-Type (whose
     charset says how the page's bytes are read)."""
-    headers = request_headers(scope)
+    headers = dict(request)
     headers["content-type"] = response.get("content-type", "")
     return headers
 
