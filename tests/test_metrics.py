@@ -230,6 +230,7 @@ def test_no_log_line_per_normal_request(
     assert [r for r in caplog.records if r.name.startswith("adinject")] == []
 
 
+@pytest.mark.slow
 def test_several_worker_processes_are_summed(tmp_path: Path, folder: Path) -> None:
     """prometheus-client's multiprocess mode: two "workers" count, the metrics app serves the sum."""
     multiproc = tmp_path / "prom"

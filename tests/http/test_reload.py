@@ -132,6 +132,7 @@ class Traffic:
         pytest.fail(f"version {marker} was not served within {TIMEOUT} s")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["watchfiles", "poll"])
 def test_rewriting_the_rules_under_load(
     serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str

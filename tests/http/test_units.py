@@ -150,6 +150,7 @@ def test_decode_cap_is_exact(variant: str) -> None:
         codings.decode(label, encoded, len(data) - 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", ["gzip", "deflate", "br"])
 def test_bombs_stop_at_the_cap(label: str) -> None:
     zeros = b"\0" * 50_000_000

@@ -250,6 +250,7 @@ def test_editing_a_data_file_reloads(
     assert str(folder / file) in str(live.last_error.problems[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["watchfiles", "poll"])
 def test_the_watcher_notices_a_data_file_in_a_sub_folder(
     tmp_path: Path, live_factory: Callable[..., LiveRules], mode: str
@@ -383,6 +384,7 @@ async def _html_app(scope: dict[str, object], receive: object, send: Callable[..
 # ---- the watcher thread
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["watchfiles", "poll"])
 def test_the_watcher_reloads_within_the_requirement(
     folder: Path, live_factory: Callable[..., LiveRules], mode: str, caplog: pytest.LogCaptureFixture
