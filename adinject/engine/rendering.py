@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from adinject.edits import Edit, in_order
 from adinject.engine.index import RuleIndex
@@ -39,6 +39,8 @@ class Rendered:
     insertions: tuple[Insertion, ...] = ()
     skipped: tuple[Skip, ...] = ()
 
+
+T = TypeVar("T")
 
 # A unit's markup for one slot, the GPT slot it wires (if any), and a note when its wiring failed; or the
 # Skip that keeps the unit out.
@@ -77,6 +79,14 @@ class RenderCache:
             while len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
 
+    def get_or_make(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The value kept under `key`, made (outside the lock) and kept when there is none."""
+        value: T | None = self.get(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -113,11 +123,7 @@ def render(
     if plan.head is not None or any(u.unit in per_request for u in plan.units):
         return _render(plan, index, context, policies, cache)
     key = ("plan", plan.rules_version, plan.serial)
-    kept: Rendered | None = cache.get(key)
-    if kept is None:
-        kept = _render(plan, index, context, policies, cache)
-        cache.put(key, kept)
-    return kept
+    return cache.get_or_make(key, lambda: _render(plan, index, context, policies, cache))
 
 
 def _render(
@@ -204,11 +210,7 @@ def _markup(
     if pu.unit not in index.units.static_units:
         return unit_markup(pu, compiled, page, context, gpt)
     key = ("slot", index.compiled.version, pu.slot_key)
-    made: Made | None = cache.get(key)
-    if made is None:
-        made = unit_markup(pu, compiled, page, context, gpt)
-        cache.put(key, made)
-    return made
+    return cache.get_or_make(key, lambda: unit_markup(pu, compiled, page, context, gpt))
 
 
 def unit_markup(
