@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from adinject.engine import Rules, load_rules
-from adinject.language.problems import RulesError
+from adinject.language.problems import RulesError, unexpected
 from adinject.result import ApplyResult
 
 TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
@@ -32,9 +32,20 @@ def _headers(values: Sequence[str]) -> dict[str, str]:
     return headers
 
 
-def _load(path: str) -> Rules:
+def _loaded(path: str) -> Rules:
+    """`load_rules`, raising nothing but `RulesError`: a load that fails for any reason is reported as the
+    rules' problem, never as a traceback."""
     try:
         return load_rules(path)
+    except RulesError:
+        raise
+    except Exception as exc:
+        raise unexpected(path, exc) from None
+
+
+def _load(path: str) -> Rules:
+    try:
+        return _loaded(path)
     except RulesError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -62,7 +73,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
-        rules = load_rules(args.path)
+        rules = _loaded(args.path)
     except RulesError as exc:
         for problem in exc.problems:
             print(problem)

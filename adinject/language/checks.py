@@ -17,7 +17,7 @@ import jinja2
 import yaml
 
 from adinject.language.globs import check_glob
-from adinject.language.problems import Problem
+from adinject.language.problems import Problem, describe
 from adinject.language.schema import AUTO, MISSING_MARKUP
 from adinject.language.selectors import check_selector
 from adinject.language.templates import environment
@@ -133,6 +133,11 @@ def _check_templates(file: File) -> Iterator[Problem]:
                 yield file.problem(
                     path, f"template error: {exc.message}", _template_pos(file, path, exc.lineno)
                 )
+                continue
+            except Exception as exc:
+                # Anything else compiling raises (Jinja folding a constant too big to write out raises
+                # ValueError) is this template's problem too, not a crash of the whole load.
+                yield file.problem(path, f"template error: it does not compile ({describe(exc)})")
                 continue
             if variant is None:
                 file.templates[name] = template

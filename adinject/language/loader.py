@@ -18,7 +18,7 @@ from adinject.language import sources
 from adinject.language.checks import check_across_files, raw_units
 from adinject.language.compile import CompiledRules, CompiledUnit, CompiledVariant, compile_rules
 from adinject.language.messages import validate_data_file, validate_rule_file
-from adinject.language.problems import Problem, RulesError
+from adinject.language.problems import Problem, RulesError, unexpected
 from adinject.language.sources import RULE_FILE_SUFFIXES, DataKind
 from adinject.language.yaml_source import File, dotted, read_file
 
@@ -35,9 +35,19 @@ __all__ = [
 def load_rule_set(path: str | os.PathLike[str]) -> CompiledRules:
     """Load a rules folder (every `*.yaml` and `*.yml` in it, sorted by name) or a single rule file.
 
-    Raises `RulesError` with every problem found, in file order and then line order.
+    Raises `RulesError` with every problem found, in file order and then line order, and nothing else: an
+    unexpected exception while loading (a bug, or a library failing on some input) is reported as a problem
+    of the folder, so that whoever loads rules has one failure to handle.
     """
-    root = Path(path)
+    try:
+        return _load(Path(path))
+    except RulesError:
+        raise
+    except Exception as exc:
+        raise unexpected(str(path), exc) from exc
+
+
+def _load(root: Path) -> CompiledRules:
     folder = sources.folder_of(root)
     problems: list[Problem] = []
     found = [read_file(f, problems) for f in _rule_files(root, problems)]

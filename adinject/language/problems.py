@@ -29,6 +29,19 @@ class Problem:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
+def describe(exc: BaseException, limit: int = 200) -> str:
+    """An unexpected exception in one line for a problem's message: its type and its text, cut short."""
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def unexpected(where: str, exc: BaseException) -> RulesError:
+    """A load that raised something other than `RulesError`, as the one problem of the rules at `where`."""
+    return RulesError([Problem(where, 1, 1, "", f"the rules could not be loaded ({describe(exc)})")])
+
+
 class RulesError(Exception):
     """The rules did not load. `problems` holds every problem found, not just the first."""
 

@@ -4,8 +4,14 @@
 units) and, once `start()` is called, watches it from a daemon thread (watcher.py).
 
 A change that loads is swapped in as a new immutable `Rules`; a change that does not (bad YAML, an unknown
-key, a broken template, a unit that does not exist) is logged with every problem at file:line:col and the
-last good rules keep serving. Fixing the folder is the next change, and it goes live.
+key, a broken template, a unit that does not exist, or a load that raised anything at all) is logged with
+every problem at file:line:col, counted once in the reload-failure metric, and the last good rules keep
+serving. The failed state's version is remembered, so it is not loaded again until the files change: fixing
+the folder is the next change, and it goes live.
+
+The kill switch does not wait for loading. The watcher thread reads it on every look at the folder and
+applies it at once; a load runs in a thread of its own (one at a time), so a slow load, or one that hangs,
+delays neither `OFF` nor the next look.
 
 `current` is replaced by one attribute assignment, which is atomic; readers take it once per response (the
 middleware does), so every response is built from exactly one version.
@@ -28,11 +34,11 @@ from pathlib import Path
 
 from adinject.engine import Rules, load_rules
 from adinject.language import sources
-from adinject.language.problems import RulesError
+from adinject.language.problems import RulesError, unexpected
 from adinject.metrics import Metrics, default_metrics
 from adinject.reload.inactive import Inactive
 from adinject.reload.killswitch import KillSwitch
-from adinject.reload.watcher import Mode, PerProcess, file_stats, from_environment, start_watcher
+from adinject.reload.watcher import THREAD, Mode, PerProcess, file_stats, from_environment, start_watcher
 
 __all__ = ["Listener", "LiveRules"]
 
@@ -43,8 +49,11 @@ Listener = Callable[["Rules | Inactive"], None]
 
 class _Locks:
     def __init__(self) -> None:
-        self.check = threading.Lock()  # one check at a time
+        self.load = threading.Lock()  # one load at a time
         self.start = threading.Lock()  # one watcher thread at a time
+        # Replacing `current` and telling the listeners, in the order the states happened. Reentrant: a
+        # listener may look at the folder itself.
+        self.publish = threading.RLock()
 
 
 class LiveRules:
@@ -52,8 +61,8 @@ class LiveRules:
 
     `watch=False` loads once and never looks again (`check()` still reloads on demand). `mode` picks the
     watcher; `ADINJECT_RELOAD=poll` forces polling and `ADINJECT_RELOAD=off` turns watching off.
-    `allow_invalid=True` starts with no units when the folder is invalid (logged) instead of raising, and
-    the first valid state of the folder goes live.
+    `allow_invalid=True` starts with no units when the folder is invalid (logged at ERROR, saying what that
+    means with `invalid_at_start`) instead of raising, and the first valid state of the folder goes live.
     """
 
     def __init__(
@@ -66,6 +75,7 @@ class LiveRules:
         poll_interval: float = 0.5,
         settle: float = 0.2,
         metrics: Metrics | bool | None = True,
+        invalid_at_start: str = "starting without units until they are fixed",
     ) -> None:
         self.path = Path(path)
         # A single rule file is watched through its folder, where its OFF file lives too.
@@ -82,38 +92,35 @@ class LiveRules:
         self._thread: threading.Thread | None = None
         self._thread_pid = 0  # the process `_thread` watches in; 0 when it watches nowhere
         self._stop = threading.Event()
+        self._loader: threading.Thread | None = None  # the load running in the background, if any
         self.loaded_at = 0.0
         self.last_error: RulesError | None = None
         self.good: Rules | None = None
-        self._load_first(allow_invalid)
+        self._load_first(allow_invalid, invalid_at_start)
         self.current: Rules | Inactive = self._effective()
         self._report()
 
-    def _load_first(self, allow_invalid: bool) -> None:
+    def _load_first(self, allow_invalid: bool, invalid_at_start: str) -> None:
         # The version of the files as last loaded (or looked at, when they did not load): the next check
         # compares the files on disk with it. A failed load keeps this first look, taken before loading.
         self._seen = self._digest()
         self._off = self._switch.on()
         try:
-            self.good = load_rules(self.path)
+            self.good = _load_rules(self.path, self.label)
         except RulesError as exc:
             self._failed(exc)
             if not allow_invalid:
                 log.error("adinject: the rules in %s are invalid; not starting:\n%s", self.label, _lines(exc))
                 raise
             log.error(
-                "adinject: the rules in %s are invalid; starting without units until they are fixed:\n%s",
-                self.label,
-                _lines(exc),
+                "adinject: the rules in %s are invalid; %s:\n%s", self.label, invalid_at_start, _lines(exc)
             )
         else:
             self._seen = self.good.version
             self.loaded_at = time.time()
-            log.info(
-                "adinject: rules %s loaded from %s (%s)", self.good.version, self.label, _summary(self.good)
-            )
+            log.info("adinject: rules %s loaded from %s (%s)", self._seen, self.label, _summary(self.good))
         if self._off:
-            self._log_switch()
+            _log_switch(self._off, self._switch.source(), self._good_version())
 
     def __repr__(self) -> str:
         return f"<LiveRules {self.label} current={self.current!r}>"
@@ -133,68 +140,84 @@ class LiveRules:
     # --- looking at the folder
 
     def check(self) -> bool:
-        """Look at the folder now: reload changed rules, apply the kill switch; True if `current` changed.
+        """Look at the folder now: apply the kill switch, then reload changed rules; True if `current` changed
 
-        Never raises for anything in the folder; safe to call from any thread.
+        The kill switch is applied before anything is loaded. Waits for a load already running (the
+        watcher's) and loads in the calling thread. Never raises for anything in the folder; safe to call
+        from any thread.
         """
-        with self._locks.get().check:
+        changed = self._apply_switch()
+        with self._locks.get().load:
             digest = self._digest()
             if digest != self._seen:
-                self._load(self._settled(digest))
+                self._load(_settled(self._digest, digest))
+        return self._publish() or changed
+
+    def tick(self) -> None:
+        """What the watcher does on each look at the folder: apply the kill switch at once, and if the files
+        changed, load them in a thread of their own, unless a load is already running (that one looks again
+        when it is done). Returns without waiting for any load."""
+        self._apply_switch()
+        loader = self._loader
+        if loader is not None and loader.is_alive():
+            return
+        if self._digest() == self._seen:
+            return
+        loader = threading.Thread(
+            target=_load_in_background, args=(self,), name=f"{THREAD}-load", daemon=True
+        )
+        self._loader = loader
+        loader.start()
+
+    def _apply_switch(self) -> bool:
+        """Read the kill switch and apply it now; True if `current` changed."""
+        with self._locks.get().publish:
             off = self._switch.on()
-            if off != self._off:
-                self._off = off
-                self._log_switch()
+            if off == self._off:
+                return False
+            self._off = off
+            _log_switch(self._off, self._switch.source(), self._good_version())
+            return self._publish()
+
+    def _publish(self) -> bool:
+        """Make `current` what the good rules and the kill switch say; tell the listeners if it changed."""
+        with self._locks.get().publish:
             current = self._effective()
             if current is self.current:
                 return False
             self.current = current
             self._report()
-        for listener in list(self._listeners):
-            try:
-                listener(current)
-            except Exception:
-                log.exception("adinject: a rules listener failed")
+            # Under the lock, so that listeners see the states in the order they happened.
+            for listener in list(self._listeners):
+                try:
+                    listener(current)
+                except Exception:
+                    log.exception("adinject: a rules listener failed")
         return True
 
-    def _settled(self, digest: str) -> str:
-        """Wait until the files stop changing (a save in several steps, a `git checkout` of many files)."""
-        for _ in range(20):
-            time.sleep(0.05)
-            again = self._digest()
-            if again == digest:
-                break
-            digest = again
-        return digest
-
     def _load(self, digest: str) -> None:
-        for _ in range(5):
-            try:
-                rules = load_rules(self.path)
-            except RulesError as exc:
-                # An editor saving in two steps (truncate, write) shows a half-written file for a moment: if
-                # the files are still changing, wait for the next state rather than report this one.
-                time.sleep(self.settle)
-                again = self._digest()
-                if again != digest:
-                    digest = again
-                    continue
-                self._seen = digest
-                self._failed(exc)
-                _log_refused(self.label, exc, self._good_version())
-                return
-            # The version of the bytes loaded: a change made while they were read shows at the next check.
-            self._seen = rules.version
-            self.last_error = None
-            if self.good is not None and rules.version == self.good.version:
-                return  # the same bytes again (a file touched, or changed and changed back)
-            old = self._good_version()
-            self.good = rules
-            self.loaded_at = time.time()
-            if self.metrics is not None:
-                self.metrics.reloaded(self.label)
-            _log_reloaded(self.label, old, rules)
+        """Load the files (`digest` is their version as last seen) and keep the result in `good`, or refuse
+        them. Either way `_seen` becomes the version of the files tried, so a failed state is tried once, not
+        on every look."""
+        outcome, digest = _load_still(self.path, self.label, digest, self._digest, self.settle)
+        if outcome is None:
+            return  # still changing after five tries: `_seen` stays, so the next look tries again
+        if isinstance(outcome, RulesError):
+            self._seen = digest
+            self._failed(outcome)
+            _log_refused(self.label, outcome, self._good_version())
             return
+        # The version of the bytes loaded: a change made while they were read shows at the next check.
+        self._seen = outcome.version
+        self.last_error = None
+        if self.good is not None and outcome.version == self.good.version:
+            return  # the same bytes again (a file touched, or changed and changed back)
+        old = self._good_version()
+        self.good = outcome
+        self.loaded_at = time.time()
+        if self.metrics is not None:
+            self.metrics.reloaded(self.label)
+        _log_reloaded(self.label, old, outcome)
 
     def _effective(self) -> Rules | Inactive:
         good = self.good
@@ -208,12 +231,6 @@ class LiveRules:
         if self._off:
             return Inactive(good, code, f"the kill switch is on ({self._switch.source()})")
         return Inactive(None, code, "no valid rules have been loaded")
-
-    def _log_switch(self) -> None:
-        if self._off:
-            log.warning("adinject: kill switch on (%s): no units until it is removed", self._switch.source())
-        else:
-            log.warning("adinject: kill switch off: units are back (rules %s)", self._good_version())
 
     def _failed(self, exc: RulesError) -> None:
         self.last_error = exc
@@ -254,7 +271,7 @@ class LiveRules:
             if self._thread is not None and self._thread_pid == pid and self._thread.is_alive():
                 return
             self._thread, self._stop = start_watcher(
-                self, self._safe_check, self._stat, self.folder, self.mode, self.poll_interval
+                self, self._safe_tick, self._stat, self.folder, self.mode, self.poll_interval
             )
             self._thread_pid = pid
 
@@ -281,11 +298,75 @@ class LiveRules:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _safe_check(self) -> None:
+    def _safe_tick(self) -> None:
         try:
-            self.check()
+            self.tick()
         except Exception:
             log.exception("adinject: checking %s for rule changes failed", self.label)
+
+
+def _load_in_background(live: LiveRules) -> None:
+    """The loader thread `tick` starts: loads until the files are what was last loaded (or refused), so a
+    change made while a load ran is picked up here, not left for a watcher event that has already passed."""
+    try:
+        for _ in range(100):
+            with live._locks.get().load:
+                digest = live._digest()
+                if digest == live._seen:
+                    return
+                live._load(_settled(live._digest, digest))
+            live._publish()
+    except Exception:
+        log.exception("adinject: loading %s failed", live.label)
+
+
+def _settled(digest_now: Callable[[], str], digest: str) -> str:
+    """Wait until the files stop changing (a save in several steps, a `git checkout` of many files)."""
+    for _ in range(20):
+        time.sleep(0.05)
+        again = digest_now()
+        if again == digest:
+            break
+        digest = again
+    return digest
+
+
+def _load_still(
+    path: Path, label: str, digest: str, digest_now: Callable[[], str], settle: float
+) -> tuple[Rules | RulesError | None, str]:
+    """Load the files whose version was `digest`: the rules, or why they are refused, and the version of the
+    files tried; None when they were still changing after five tries."""
+    for _ in range(5):
+        try:
+            return _load_rules(path, label), digest
+        except RulesError as exc:
+            # An editor saving in two steps (truncate, write) shows a half-written file for a moment: if the
+            # files are still changing, wait for the next state rather than report this one.
+            time.sleep(settle)
+            again = digest_now()
+            if again == digest:
+                return exc, digest
+            digest = again
+    return None, digest
+
+
+def _load_rules(path: Path, label: str) -> Rules:
+    """`load_rules`, raising nothing but `RulesError`: a load that fails for any reason is an invalid change
+    (the loader reports its own surprises as problems; this is the last resort for the rest)."""
+    try:
+        return load_rules(path)
+    except RulesError:
+        raise
+    except Exception as exc:
+        log.debug("adinject: loading %s raised", label, exc_info=True)
+        raise unexpected(label, exc) from exc
+
+
+def _log_switch(off: bool, source: str, serving: str) -> None:
+    if off:
+        log.warning("adinject: kill switch on (%s): no units until it is removed", source)
+    else:
+        log.warning("adinject: kill switch off: units are back (rules %s)", serving)
 
 
 def _log_refused(label: str, exc: RulesError, serving: str) -> None:

@@ -462,7 +462,7 @@ def test_a_forked_child_does_not_inherit_a_held_lock(folder: Path) -> None:
     write(folder, "v2")
     ctx = multiprocessing.get_context("fork")
     parent_end, child_end = ctx.Pipe()
-    with live._locks.get().check, _threads_quiet():
+    with live._locks.get().load, _threads_quiet():
         child = ctx.Process(target=_check_in_child, args=(live, child_end))
         child.start()
         assert parent_end.poll(TIMEOUT), "the child's check waited for a lock of the parent"
