@@ -8,6 +8,14 @@ The shape follows Starlette's GZipMiddleware: the middleware holds the options a
 
 Fail open: any exception in adinject's own work sends the original response; exceptions from the app are not
 adinject's and propagate exactly as they would without it.
+
+Start-up: invalid rules never make the constructor raise (Starlette builds its middleware lazily, on the
+first ASGI call, where an exception turns every response into a 500). The constructor records them, and the
+middleware answers the ASGI lifespan's `lifespan.startup` itself with `lifespan.startup.failed` listing the
+problems, without calling the app, so the server exits whether or not the app speaks lifespan. With valid
+rules (or `allow_invalid_rules_at_startup=True`) the lifespan is the app's, passed through untouched. Where
+there is no lifespan (a server run with `--lifespan off`), responses pass through unchanged until the rules
+are fixed.
 """
 
 from __future__ import annotations
@@ -25,10 +33,16 @@ from adinject.http.cache import PlanCache
 from adinject.http.debug import DebugResponder, debug_mode, send_original
 from adinject.http.inject import InjectResponder
 from adinject.http.rules_like import RulesLike
+from adinject.language.problems import RulesError
 from adinject.metrics import Metrics, default_metrics
 from adinject.reload import LiveRules
 
 __all__ = ["AdInjectMiddleware", "RulesLike"]
+
+
+# Rules given loaded are rules if they have these (RulesLike has the full list); anything else (a number, a
+# dict) is a programming error, raised at once rather than failed open on every request.
+_RULES_METHODS = ("matches_url", "plan", "realize")
 
 
 def _utc_now() -> datetime:
@@ -41,9 +55,11 @@ class AdInjectMiddleware:
     `rules` is a rules folder or file, a `LiveRules`, or an already-loaded `Rules` (or any `RulesLike`).
 
     A folder is watched and reloaded on change (`reload`, default True for a folder; see adinject/reload/):
-    an invalid change is logged and the last good rules keep serving. At start-up, invalid rules raise
-    `RulesError` unless `allow_invalid_rules_at_startup=True`, which starts with no units instead. `rules`
-    always holds the rules in use; assigning it swaps them (a reload assigns it too).
+    an invalid change is logged and the last good rules keep serving. Invalid rules at start-up are logged
+    and recorded in `startup_error`, not raised: the server's lifespan start-up then fails with the problems
+    (see the module docstring), unless `allow_invalid_rules_at_startup=True`, which starts with no units
+    and puts the first valid state of the folder live. Wrong arguments (a type, a negative size) raise.
+    `rules` always holds the rules in use; assigning it swaps them (a reload assigns it too).
 
     `debug_token`: requests with `?adinject=debug` and this token (header `X-AdInject-Debug` or cookie
     `adinject_debug`) get the annotated page (adinject/http/debug.py). `metrics`: record into
@@ -69,6 +85,7 @@ class AdInjectMiddleware:
         "render_cache",
         "rules",
         "server_timing",
+        "startup_error",
         "thread_threshold_bytes",
     )
 
@@ -100,6 +117,8 @@ class AdInjectMiddleware:
         self.metrics: Metrics | None = default_metrics() if metrics is True else (metrics or None)
         self.live: LiveRules | None = None
         self.rules: RulesLike
+        # Invalid rules at start-up that must stop the app: the lifespan start-up fails while they last.
+        self.startup_error: RulesError | None = None
         self._take_rules(rules, reload=reload, allow_invalid=allow_invalid_rules_at_startup)
         if debug_token is not None and not debug_token.strip():
             raise ValueError("debug_token must not be empty (use None for no debug view)")
@@ -126,9 +145,26 @@ class AdInjectMiddleware:
         if isinstance(rules, LiveRules):
             self.live = rules
         elif isinstance(rules, str | os.PathLike):
-            # A broken rules folder raises RulesError here, at startup: loud, not failed open.
+            # A broken rules folder is recorded here and fails the lifespan start-up (see __call__): raising
+            # here would not stop an app that builds its middleware lazily (Starlette), only break it.
             self.live = LiveRules(
-                rules, watch=reload is not False, allow_invalid=allow_invalid, metrics=self.metrics
+                rules,
+                watch=reload is not False,
+                allow_invalid=True,
+                metrics=self.metrics,
+                invalid_at_start=(
+                    "starting without units until they are fixed"
+                    if allow_invalid
+                    else "start-up fails where the server runs the ASGI lifespan; without one "
+                    "(--lifespan off), no units until they are fixed"
+                ),
+            )
+            if not allow_invalid and self.live.good is None:
+                self.startup_error = self.live.last_error
+        elif not all(callable(getattr(rules, name, None)) for name in _RULES_METHODS):
+            raise TypeError(
+                "rules must be a rules folder or file (a path), a LiveRules or loaded Rules, "
+                f"not {type(rules).__name__}"
             )
         else:
             if reload:
@@ -148,10 +184,38 @@ class AdInjectMiddleware:
         if self.live is not None:
             self.live.stop()
 
+    def _startup_problems(self) -> RulesError | None:
+        """The invalid rules that must stop the app now: those of start-up, unless valid rules have loaded."""
+        if self.startup_error is None or self.live is None:
+            return None
+        if self.live.good is not None:
+            return None
+        return self.live.last_error or self.startup_error
+
+    async def _fail_startup(self, error: RulesError, receive: Receive, send: Send) -> None:
+        """Answer the lifespan ourselves: the app is not started with invalid rules, whatever it speaks."""
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        label = self.live.label if self.live is not None else "the rules"
+        problems = "\n".join(f"  {problem}" for problem in error.problems)
+        await send(
+            {
+                "type": "lifespan.startup.failed",
+                "message": f"adinject: the rules in {label} are invalid; not starting "
+                f"(allow_invalid_rules_at_startup=True starts without units):\n{problems}",
+            }
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.live is not None:
             # Each process watches for itself; the first call in a process (or after a fork) starts it.
             self.live.ensure_watching()
+        if scope["type"] == "lifespan":
+            error = self._startup_problems()
+            if error is not None:
+                await self._fail_startup(error, receive, send)
+                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

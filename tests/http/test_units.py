@@ -297,7 +297,14 @@ def test_defaults(tmp_path: Path) -> None:
     assert middleware.rules.matches_url("/news/a") and not middleware.rules.matches_url("/about")
 
 
-def test_broken_rules_fail_loudly_at_startup(tmp_path: Path) -> None:
+def test_broken_rules_are_recorded_at_startup_not_raised(tmp_path: Path) -> None:
+    """Changed with issue 11: the constructor used to raise RulesError; it now records the problems, which
+    fail the lifespan start-up (tests/http/test_startup.py). Arguments of the wrong kind still raise."""
     (tmp_path / "bad.yaml").write_text("rules: [{name: r, place: 3}]\n", encoding="utf-8")
-    with pytest.raises(RulesError):
-        AdInjectMiddleware(_app, rules=tmp_path)
+    middleware = AdInjectMiddleware(_app, rules=tmp_path, reload=False)
+    assert isinstance(middleware.startup_error, RulesError)
+    assert "bad.yaml:1:" in str(middleware.startup_error)
+    with pytest.raises(TypeError, match="rules must be"):
+        AdInjectMiddleware(_app, rules=42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must not be negative"):
+        AdInjectMiddleware(_app, rules=tmp_path, reload=False, max_body_bytes=-1)
