@@ -14,7 +14,7 @@ first ASGI call, where an exception turns every response into a 500). The constr
 middleware answers the ASGI lifespan's `lifespan.startup` itself with `lifespan.startup.failed` listing the
 problems, without calling the app, so the server exits whether or not the app speaks lifespan. With valid
 rules (or `allow_invalid_rules_at_startup=True`) the lifespan is the app's, passed through untouched. Where
-there is no lifespan (a server run with `--lifespan off`), responses pass through unchanged until the rules
+there is no lifespan (daphne, uvicorn `--lifespan off`), responses pass through unchanged until the rules
 are fixed.
 """
 
@@ -155,8 +155,8 @@ class AdInjectMiddleware:
                 invalid_at_start=(
                     "starting without units until they are fixed"
                     if allow_invalid
-                    else "start-up fails where the server runs the ASGI lifespan; without one "
-                    "(--lifespan off), no units until they are fixed"
+                    else "start-up fails where the server runs the ASGI lifespan; without one (daphne, "
+                    "uvicorn --lifespan off), no units until they are fixed"
                 ),
             )
             if not allow_invalid and self.live.good is None:

@@ -273,3 +273,35 @@ def test_without_a_lifespan_invalid_rules_leave_every_response_untouched(
     assert "the rules in" in errors[0] and "are invalid" in errors[0] and "no units" in errors[0]
     assert "there is no unit named 'nope'" in output
     assert " 500 " not in output and "Traceback" not in output
+
+
+# ---- other servers, where installed (not dependencies of adinject: these skip without them)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", [STARLETTE_APP, RAW_APP], ids=["starlette-add_middleware", "raw-app"])
+@pytest.mark.parametrize(
+    ("server", "args", "stopped"),
+    [
+        ("hypercorn", ["-b", "127.0.0.1:0"], "LifespanFailureError"),
+        ("granian", ["--interface", "asgi", "--port", "0"], "Unexpected exit from worker"),
+    ],
+)
+def test_other_servers_do_not_serve_invalid_rules(
+    tmp_path: Path, source: str, server: str, args: list[str], stopped: str
+) -> None:
+    pytest.importorskip(server)
+    folder = rules_folder(tmp_path, BROKEN)
+    (tmp_path / "serve.py").write_text(source.format(page=PAGE, folder=str(folder)))
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "ADINJECT_RELOAD": "off"}
+    done = subprocess.run(
+        [sys.executable, "-m", server, *args, "serve:app"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    output = done.stdout + done.stderr
+    assert stopped in output, output
+    assert "news.yaml:9:9: rules[0].place[0].unit: there is no unit named 'nope'" in output
