@@ -1,8 +1,9 @@
 """Live rules: a rules folder watched for changes, swapped in whole, that cannot take the site down.
 
-`LiveRules` (live.py) keeps `current` a complete, valid rules object, reloading the folder when the watcher
-thread (watcher.py) says it may have changed. The kill switch (killswitch.py) turns every unit off; while it
-is on, or before any valid rules have loaded, `current` is an `Inactive` (inactive.py).
+`LiveRules` (live.py) keeps `current` a complete, valid rules object, reloading the folder (in a thread of
+its own) when the watcher thread (watcher.py) says it may have changed. The kill switch (killswitch.py) turns
+every unit off, read by the watcher on every look whatever a load is doing; while it is on, or before any
+valid rules have loaded, `current` is an `Inactive` (inactive.py).
 """
 
 from adinject.reload.inactive import Inactive

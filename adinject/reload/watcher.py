@@ -1,9 +1,10 @@
 """The watcher thread: it tells a `LiveRules` when to look at its folder.
 
 With watchfiles (inotify, FSEvents) where it works, by polling file names, sizes and modification times
-otherwise or when `ADINJECT_RELOAD=poll`. Either way the thread only says "look now": `LiveRules.check()`
-confirms a change by the files' contents before anything is loaded, so touching a file or an editor's swap
-file costs a few reads and nothing else.
+otherwise or when `ADINJECT_RELOAD=poll`. Either way the thread only says "look now": `LiveRules.tick()`
+applies the kill switch, and confirms a change by the files' contents before anything is loaded (in a thread
+of its own: this one never waits for a load), so touching a file or an editor's swap file costs a few reads
+and nothing else.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class PerProcess(Generic[T]):
 
 
 class _Watcher:
-    """The watcher thread's loop: watchfiles events, or polling, each followed by `LiveRules.check()`."""
+    """The watcher thread's loop: watchfiles events, or polling, each followed by `LiveRules.tick()`."""
 
     def __init__(
         self,
