@@ -1,9 +1,9 @@
 """The responder for ordinary requests: run the engine on a candidate page and send what it makes.
 
 Holds a response only when candidate.py says it may be rewritten (and the request is not an htmx / Turbo
-fragment), with Vary already naming the request headers the rules read. On the complete body: undo the
-content coding, give a visitor the rules split a bucket, plan (or reuse a cached plan) and realize, redo the
-coding, and mark the validators and length of a body that is no longer the app's.
+fragment), with Vary already naming the request headers the rules of its URL read. On the complete body: undo
+the content coding, give a visitor the rules split a bucket, plan (or reuse a cached plan) and realize, redo
+the coding, and mark the validators and length of a body that is no longer the app's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message
@@ -29,9 +29,14 @@ from adinject.http.headers import (
     normalized,
     server_timing,
     strong_etag,
+    without_opt_out,
 )
 from adinject.http.responder import Responder
+from adinject.http.rules_like import RulesLike
 from adinject.result import ApplyResult
+
+if TYPE_CHECKING:
+    from adinject.http.middleware import AdInjectMiddleware
 
 logger = logging.getLogger("adinject")
 
@@ -39,7 +44,12 @@ logger = logging.getLogger("adinject")
 class InjectResponder(Responder):
     """Insert the rules' units into one candidate page (see the module docstring)."""
 
-    __slots__ = ()
+    __slots__ = ("_reads",)
+
+    def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
+        super().__init__(owner, rules)
+        # The request headers the rules of this URL read, found at the start (a candidate's only).
+        self._reads: frozenset[str] = frozenset()
 
     def start_hook(self, message: Message) -> Message | None:
         rules = self.rules
@@ -53,16 +63,23 @@ class InjectResponder(Responder):
         if is_fragment_request(self.request_headers()):
             self.count("unchanged", "fragment")
             return None
+        # What the rules of this URL read, not what any rule reads: a page that no device or A/B rule applies
+        # to must not vary on the device or the cookie (every visitor would get a cache entry of their own).
+        self._reads = rules.request_headers(self.path)
+        if not self._reads:
+            # Held as the app sent it (less X-AdInject), so an unmodified page goes out byte for byte.
+            stripped = without_opt_out(message.get("headers") or ())
+            return message if stripped is None else {**message, "headers": stripped}
         start = {**message, "headers": normalized(message.get("headers") or ())}
         # The output depends on these request headers whether or not this page gets modified, so a shared
-        # cache must key on them for every candidate (django-mobile #52: mobile pages served to desktops).
-        add_vary(MutableHeaders(raw=start["headers"]), rules.request_headers())
+        # cache must key on them for every such page (django-mobile #52: mobile pages served to desktops).
+        add_vary(MutableHeaders(raw=start["headers"]), self._reads)
         return start
 
     async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
         """The start and body to send for a complete candidate body (`start` and `body` when unmodified)."""
         began = time.perf_counter()
-        headers = MutableHeaders(raw=list(start["headers"]))
+        headers = MutableHeaders(raw=normalized(start["headers"]))
         head = self.scope.get("method", "GET") == "HEAD"
         if head and not body and headers.get("content-length", "").strip() != "0":
             return self._head_without_body(start, headers)
@@ -100,7 +117,7 @@ class InjectResponder(Responder):
     def _depends_on_request(self) -> bool:
         # A `schedule` makes the output depend on the moment as a `device` rule makes it depend on the
         # request: either way no validator of the app's describes what goes out.
-        return bool(self.rules.request_headers()) or self.rules.depends_on_time()
+        return bool(self._reads) or self.rules.depends_on_time(self.path)
 
     def _head_without_body(self, start: Message, headers: MutableHeaders) -> tuple[Message, bytes]:
         """An app may answer HEAD with an empty body and the GET length (FileResponse does). We cannot know
@@ -116,7 +133,7 @@ class InjectResponder(Responder):
         has none yet: this page already uses it, and the cookie set on `headers` keeps it for the next."""
         bucket = ensure_bucket(
             steps.engine_headers(self.request_headers(), headers),
-            self.rules.request_headers(),
+            self._reads,
             secure=self.scope.get("scheme") == "https",
             bucket_header=self.rules.bucket_header,
         )

@@ -30,14 +30,18 @@ class RulesLike(Protocol):
 
     def matches_url(self, path: str) -> bool: ...
 
-    def request_headers(self) -> frozenset[str]: ...
+    def request_headers(self, path: str | None = None) -> frozenset[str]:
+        """The request headers the output for URL path `path` reads (for `Vary`); any page's without one."""
+        ...
 
     def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
         """What the request decides for the rules of its URL; its `key` goes in the plan cache key, and the
         outcome itself to `plan`, so a request is decided once."""
         ...
 
-    def depends_on_time(self) -> bool: ...
+    def depends_on_time(self, path: str | None = None) -> bool:
+        """Whether the output for URL path `path` (any page's, without one) depends on the time."""
+        ...
 
     def plan(
         self,

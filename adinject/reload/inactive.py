@@ -42,7 +42,7 @@ class Inactive:
     def matches_url(self, path: str) -> bool:
         return False
 
-    def request_headers(self) -> frozenset[str]:
+    def request_headers(self, path: str | None = None) -> frozenset[str]:
         return frozenset()
 
     def request_key(
@@ -53,7 +53,7 @@ class Inactive:
     def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
         return RequestOutcome((), (), (), {}, (), frozenset())
 
-    def depends_on_time(self) -> bool:
+    def depends_on_time(self, path: str | None = None) -> bool:
         return False
 
     def plan(
