@@ -117,6 +117,7 @@ def test_failed_open_is_counted(folder: Path, metrics: Metrics) -> None:
         version = "x"
         bucket_header = None
         inactive_code = None
+        loaded_at = 0.0
 
         def matches_url(self, path: str) -> bool:
             return True

@@ -48,6 +48,8 @@ class Rules:
         self.version: str = compiled.version
         self.settings: Settings = compiled.settings
         self.index = RuleIndex(compiled)
+        # When these rules were built: a page they shaped is no older (its Last-Modified says so).
+        self.loaded_at: float = time.time()
         # `apply` and a `realize` without a cache of the caller's use this one.
         self.render_cache = render_cache if render_cache is not None else RenderCache()
 

@@ -24,7 +24,7 @@ from adinject import preview
 from adinject.engine import Rules
 from adinject.http import codings, steps
 from adinject.http.candidate import refusal
-from adinject.http.headers import normalized, request_headers
+from adinject.http.headers import DIGEST_HEADERS, normalized, request_headers
 from adinject.http.responder import Responder
 from adinject.http.rules_like import RulesLike
 from adinject.reload import Inactive, LiveRules
@@ -152,6 +152,8 @@ class DebugResponder(Responder):
         annotated = await steps.offload(len(page), owner.thread_threshold_bytes, draw)
         out = steps.encode(sent_coding, annotated.body)
         steps.set_length(headers, out)
+        for name in DIGEST_HEADERS:
+            del headers[name]
         self.count("debug")
         return {**start, "headers": headers.raw}, out
 

@@ -3,7 +3,8 @@
 Holds a response only when candidate.py says it may be rewritten (and the request is not an htmx / Turbo
 fragment), with Vary already naming the request headers the rules of its URL read. On the complete body: undo
 the content coding, give a visitor the rules split a bucket, plan (or reuse a cached plan) and realize, redo
-the coding, and mark the validators and length of a body that is no longer the app's.
+the coding, and mark the validators and length of a body that is no longer the app's. On URLs the rules may
+modify, conditional and range requests are answered here, against what goes out, not by the app.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 
 from adinject.http import codings, steps
 from adinject.http.bucket import BucketAssignment, cache_control_with_cookie, ensure_bucket
@@ -27,8 +28,11 @@ from adinject.http.headers import (
     mark_rewritten,
     media_type,
     normalized,
+    not_modified,
+    not_modified_start,
     server_timing,
     strong_etag,
+    without_conditionals,
     without_opt_out,
 )
 from adinject.http.responder import Responder
@@ -44,12 +48,32 @@ logger = logging.getLogger("adinject")
 class InjectResponder(Responder):
     """Insert the rules' units into one candidate page (see the module docstring)."""
 
-    __slots__ = ("_reads",)
+    __slots__ = ("_conditions", "_reads")
 
     def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
         super().__init__(owner, rules)
         # The request headers the rules of this URL read, found at the start (a candidate's only).
         self._reads: frozenset[str] = frozenset()
+        # The conditional and range headers taken off the request (URLs the rules may modify only).
+        self._conditions: dict[bytes, str] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """On a URL the rules may modify, the app does not see If-None-Match, If-Modified-Since, Range or
+        If-Range: it would answer them from its own bytes and validators (a 304 for a page other rules shaped,
+        a range of the unmodified page a client then joins to a modified one). It answers 200 with the whole
+        page; the responder then answers the conditions against what goes out, and ignores the range (RFC
+        9110 §14.2 lets a server send the whole representation)."""
+        try:
+            if scope.get("method", "GET") in ("GET", "HEAD"):
+                kept, taken = without_conditionals(scope.get("headers") or ())
+                # Most requests have none of these: the URL globs are matched only for those that do.
+                if taken and self.rules.matches_url(scope.get("path", "")):
+                    self._conditions = taken
+                    scope = {**scope, "headers": kept}
+        except Exception:
+            # Fail open: the app sees the request as it came (the start hook meets this fault and says so).
+            self._conditions = {}
+        await super().__call__(scope, receive, send)
 
     def start_hook(self, message: Message) -> Message | None:
         rules = self.rules
@@ -59,9 +83,11 @@ class InjectResponder(Responder):
                 # The kill switch (and "no valid rules yet") matches no URL: say so rather than "url".
                 code = rules.inactive_code
                 self.count("unchanged", code if code is not None else reason)
+            self._answer_for_app(message)
             return None
         if is_fragment_request(self.request_headers()):
             self.count("unchanged", "fragment")
+            self._answer_for_app(message)
             return None
         # What the rules of this URL read, not what any rule reads: a page that no device or A/B rule applies
         # to must not vary on the device or the cookie (every visitor would get a cache entry of their own).
@@ -76,7 +102,25 @@ class InjectResponder(Responder):
         add_vary(MutableHeaders(raw=start["headers"]), self._reads)
         return start
 
+    def _answer_for_app(self, message: Message) -> None:
+        """A response we leave alone, to a request we took conditions off: answer them as the app would have,
+        from its own validators (a 304 in its place when they match)."""
+        if self._conditions and message.get("status") == 200 and not message.get("trailers", False):
+            headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
+            if not_modified(self._conditions, headers):
+                self.answer = not_modified_start(headers)
+
     async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+        """The start and body to send for a complete candidate body, or the 304 that stands for them when the
+        request's conditions (taken off before the app saw them) match what would go out."""
+        start, body = await self._transform(start, body)
+        if self._conditions and start.get("status") == 200:
+            headers = MutableHeaders(raw=normalized(start["headers"]))
+            if not_modified(self._conditions, headers):
+                return not_modified_start(headers), b""
+        return start, body
+
+    async def _transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
         """The start and body to send for a complete candidate body (`start` and `body` when unmodified)."""
         began = time.perf_counter()
         headers = MutableHeaders(raw=normalized(start["headers"]))
@@ -119,12 +163,19 @@ class InjectResponder(Responder):
         # request: either way no validator of the app's describes what goes out.
         return bool(self._reads) or self.rules.depends_on_time(self.path)
 
+    def _mark_rewritten(self, headers: MutableHeaders, *, depends_on_request: bool) -> None:
+        # The rules version and load time go into the validators: a page other rules shaped is another page.
+        rules = self.rules
+        mark_rewritten(
+            headers, depends_on_request=depends_on_request, version=rules.version, loaded_at=rules.loaded_at
+        )
+
     def _head_without_body(self, start: Message, headers: MutableHeaders) -> tuple[Message, bytes]:
         """An app may answer HEAD with an empty body and the GET length (FileResponse does). We cannot know
         what GET would send after insertion, so the length goes (absent is allowed; wrong is not), and the
         validators are treated as GET's would be when modified."""
         del headers["content-length"]
-        mark_rewritten(headers, depends_on_request=self._depends_on_request())
+        self._mark_rewritten(headers, depends_on_request=self._depends_on_request())
         self.count("unchanged", "head")
         return {**start, "headers": headers.raw}, b""
 
@@ -148,7 +199,7 @@ class InjectResponder(Responder):
         self, start: Message, headers: MutableHeaders, result: ApplyResult, out: bytes, began: float
     ) -> tuple[Message, bytes]:
         add_vary(headers, result.reads)
-        mark_rewritten(headers, depends_on_request=self._depends_on_request() or bool(result.reads))
+        self._mark_rewritten(headers, depends_on_request=self._depends_on_request() or bool(result.reads))
         steps.set_length(headers, out)
         if self.owner.server_timing:
             elapsed_ms = (time.perf_counter() - began) * 1000

@@ -16,7 +16,7 @@ class RulesLike(Protocol):
     `bucket_header` is the request header that names a visitor for `percent` and A/B variants (the rules'
     `settings.bucket_header`), or None. `inactive_code` is None for rules that are live, and a short code
     when they place nothing on purpose (`reload.Inactive`: "off" for the kill switch): it is the reason the
-    metrics give for every page left alone.
+    metrics give for every page left alone. `version` and `loaded_at` go into a modified page's validators.
     """
 
     @property
@@ -24,6 +24,11 @@ class RulesLike(Protocol):
 
     @property
     def bucket_header(self) -> str | None: ...
+
+    @property
+    def loaded_at(self) -> float:
+        """When these rules were built (seconds since the epoch): a page they shaped is no older."""
+        ...
 
     @property
     def inactive_code(self) -> str | None: ...

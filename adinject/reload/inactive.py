@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ class Inactive:
     It matches no URL, so the middleware forwards every response at once, unbuffered.
     """
 
-    __slots__ = ("code", "inner", "reason", "version")
+    __slots__ = ("code", "inner", "loaded_at", "reason", "version")
 
     # The HTTP layer reads these two of whatever rules are current, with no isinstance or getattr: rules
     # that place nothing name no header that identifies a reader, and say why they place nothing.
@@ -30,6 +31,7 @@ class Inactive:
         self.code = code
         self.reason = reason
         self.version = f"{code}:{inner.version if inner is not None else 'none'}"
+        self.loaded_at = time.time()
 
     def __repr__(self) -> str:
         return f"<Inactive {self.version}: {self.reason}>"

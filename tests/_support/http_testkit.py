@@ -128,6 +128,10 @@ class RulesProxy:
         return self.inner.bucket_header
 
     @property
+    def loaded_at(self) -> float:
+        return self.inner.loaded_at
+
+    @property
     def inactive_code(self) -> str | None:
         return self.inner.inactive_code
 

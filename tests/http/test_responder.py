@@ -223,6 +223,7 @@ class _NoRules:
     version = "none"
     bucket_header = None
     inactive_code = "no_rules"
+    loaded_at = 0.0
 
     def matches_url(self, path: str) -> bool:
         return False

@@ -314,9 +314,10 @@ def test_strong_etag() -> None:
 
 
 def test_mark_rewritten_and_vary() -> None:
-    headers = MutableHeaders(raw=[(b"etag", b'"x"'), (b"last-modified", b"d"), (b"accept-ranges", b"bytes")])
-    mark_rewritten(headers, depends_on_request=False)
-    assert headers.raw == [(b"etag", b'W/"x"'), (b"last-modified", b"d")]
+    lm = b"Tue, 01 Jul 2025 10:00:00 GMT"
+    headers = MutableHeaders(raw=[(b"etag", b'"x"'), (b"last-modified", lm), (b"accept-ranges", b"bytes")])
+    mark_rewritten(headers, depends_on_request=False, version='v"1 2', loaded_at=0.0)
+    assert headers.raw == [(b"etag", b'W/"x-v12"'), (b"last-modified", lm)]
     mark_rewritten(headers, depends_on_request=True)
     assert headers.raw == []
     add_vary(headers, ["User-Agent", "sec-ch-ua"])
