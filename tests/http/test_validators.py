@@ -24,6 +24,8 @@ from tests._support.http_testkit import (
     http_scope,
     page,
     run_asgi,
+    scripted_app,
+    start,
 )
 
 PAGE = page()
@@ -173,3 +175,16 @@ def test_urls_no_rule_matches_pass_conditions_and_ranges_to_the_app(tmp_path: Pa
     assert get(middleware, "/about", if_none_match=APP_ETAG)[0]["status"] == 304
     assert get(middleware, "/about", range="bytes=10-99")[0]["status"] == 206
     assert app.seen[0][b"if-none-match"] == APP_ETAG.encode() and b"range" in app.seen[1]
+
+
+def test_a_304_in_place_of_a_pathsend_ends_with_an_empty_body(tmp_path: Path) -> None:
+    image = [(b"content-type", b"image/png"), (b"etag", APP_ETAG.encode())]
+    app = scripted_app(
+        [start(200, image), {"type": "http.response.pathsend", "path": str(tmp_path / "x.png")}]
+    )
+    middleware = AdInjectMiddleware(app, rules=rules_in(tmp_path / "r"), metrics=False)
+    sent = get(middleware, if_none_match=APP_ETAG)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 304 and sent[1]["body"] == b"" and not sent[1]["more_body"]
+    # Without a matching condition the pathsend goes out as the app sent it.
+    assert [m["type"] for m in get(middleware, if_none_match='"other"')][1] == "http.response.pathsend"
