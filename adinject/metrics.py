@@ -82,6 +82,13 @@ class Metrics:
             ["rule", "reason"],
             registry=r,
         )
+        self.debug_refusals = Counter(
+            "adinject_debug_refused",
+            "Requests asking for the debug view (?adinject=debug or original) without the right token, by"
+            " reason (missing, wrong): someone may be guessing it.",
+            ["reason"],
+            registry=r,
+        )
         self.processing = Histogram(
             "adinject_processing_seconds",
             "Time adinject spent on a candidate page (decode, plan or cache hit, render, splice, encode).",
@@ -132,6 +139,10 @@ class Metrics:
 
     def page(self, outcome: str, reason: str = "") -> None:
         self._child(self.pages, outcome, _code(reason) if reason else "").inc()
+
+    def debug_refused(self, reason: str) -> None:
+        """A request asked for the debug view without the right token (`missing` or `wrong`)."""
+        self._child(self.debug_refusals, _code(reason)).inc()
 
     def observe(self, seconds: float) -> None:
         self.processing.observe(seconds)

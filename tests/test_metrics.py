@@ -117,17 +117,18 @@ def test_failed_open_is_counted(folder: Path, metrics: Metrics) -> None:
         version = "x"
         bucket_header = None
         inactive_code = None
+        loaded_at = 0.0
 
         def matches_url(self, path: str) -> bool:
             return True
 
-        def request_headers(self) -> frozenset[str]:
+        def request_headers(self, path: str | None = None) -> frozenset[str]:
             return frozenset()
 
         def request_key(self, url: str, headers: object, now: object = None) -> tuple[str, ...]:
             return ()
 
-        def depends_on_time(self) -> bool:
+        def depends_on_time(self, path: str | None = None) -> bool:
             return False
 
         def plan(self, body: bytes, **kw: object) -> object:
@@ -399,3 +400,26 @@ def test_the_middleware_records_where_metrics_app_serves(folder: Path) -> None:
 def test_unknown_module_attributes_still_raise() -> None:
     with pytest.raises(AttributeError, match="METRIX"):
         adinject.metrics.METRIX  # noqa: B018
+
+
+def test_debug_requests_without_the_right_token_are_counted(folder: Path, metrics: Metrics) -> None:
+    token = "a-long-enough-debug-token"
+    client = site(folder, metrics, debug_token=token)
+    client.get("/news/a?adinject=debug")
+    client.get("/news/a?adinject=original")
+    client.get("/news/a?adinject=debug", headers={"x-adinject-debug": "guess"})
+    client.cookies.set("adinject_debug", "guess2")
+    client.get("/news/a?adinject=debug")
+    client.cookies.clear()
+    # Not attempts: the right token, an ordinary page, a value that asks for no mode.
+    client.get("/news/a?adinject=debug", headers={"x-adinject-debug": token})
+    client.get("/news/a")
+    client.get("/news/a?adinject=other")
+    assert value(metrics, "adinject_debug_refused_total", reason="missing") == 2
+    assert value(metrics, "adinject_debug_refused_total", reason="wrong") == 2
+    assert value(metrics, "adinject_pages_total", outcome="debug", reason="") == 1
+
+
+def test_no_debug_token_counts_no_attempts(folder: Path, metrics: Metrics) -> None:
+    site(folder, metrics).get("/news/a?adinject=debug")
+    assert value(metrics, "adinject_debug_refused_total", reason="missing") == 0

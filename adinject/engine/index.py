@@ -30,7 +30,17 @@ class UnitFacts:
 class RuleIndex:
     """The enabled rules with their URL matchers, and the facts derived from them and their units."""
 
-    __slots__ = ("_active", "_rule_reads", "compiled", "reads", "settings", "targeted", "timed", "units")
+    __slots__ = (
+        "_active",
+        "_rule_reads",
+        "_rule_timed",
+        "compiled",
+        "reads",
+        "settings",
+        "targeted",
+        "timed",
+        "units",
+    )
 
     def __init__(self, compiled: CompiledRules) -> None:
         self.compiled = compiled
@@ -45,10 +55,13 @@ class RuleIndex:
             rule.name: request_reads(rule.when, bucket) | (bucket if self.has_variants(rule) else frozenset())
             for rule, _ in self._active
         }
-        # Site-wide, today: the request headers any enabled rule reads. Per URL would be
-        # `self.reads_of(self.rules_for(path))`.
+        self._rule_timed: dict[str, bool] = {
+            rule.name: depends_on_time(rule.when) for rule, _ in self._active
+        }
+        # Site-wide: the request headers any enabled rule reads. A response varies only on `reads_of` the
+        # rules of its own URL; these are the union over every URL.
         self.reads: frozenset[str] = frozenset().union(*self._rule_reads.values())
-        self.timed = any(depends_on_time(rule.when) for rule, _ in self._active)
+        self.timed = any(self._rule_timed.values())
         # Whether any request can change a plan at all: if not, planning never looks at the request.
         self.targeted = any(uses_request(rule.when) or self.has_variants(rule) for rule, _ in self._active)
         self.units = _unit_facts(compiled, [rule for rule, _ in self._active])
@@ -68,6 +81,10 @@ class RuleIndex:
     def reads_of(self, rules: list[Rule]) -> frozenset[str]:
         """The request headers these rules' output depends on (for `Vary`)."""
         return frozenset().union(*(self._rule_reads[rule.name] for rule in rules))
+
+    def timed_of(self, rules: list[Rule]) -> bool:
+        """Whether one of these rules has a `schedule` (its output depends on the time)."""
+        return any(self._rule_timed[rule.name] for rule in rules)
 
     def unit(self, name: str) -> CompiledUnit | None:
         return self.compiled.units.get(name)

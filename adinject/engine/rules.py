@@ -48,6 +48,8 @@ class Rules:
         self.version: str = compiled.version
         self.settings: Settings = compiled.settings
         self.index = RuleIndex(compiled)
+        # When these rules were built: a page they shaped is no older (its Last-Modified says so).
+        self.loaded_at: float = time.time()
         # `apply` and a `realize` without a cache of the caller's use this one.
         self.render_cache = render_cache if render_cache is not None else RenderCache()
 
@@ -66,18 +68,26 @@ class Rules:
     def rules_for(self, path: str) -> list[Rule]:
         return self.index.rules_for(path)
 
-    def request_headers(self) -> frozenset[str]:
-        """Request headers (lower-case names) the output may depend on, on any page: for `Vary`.
+    def request_headers(self, path: str | None = None) -> frozenset[str]:
+        """Request headers (lower-case names) the output for the URL path `path` may depend on: for `Vary`.
+        Without a path, those of any page (the union over every rule).
 
-        User-Agent and Sec-CH-UA-Mobile when a rule reads the device, Cookie (and `bucket_header`) when a rule
-        has `percent` or places a unit with variants, Referer when a rule reads the referrer.
+        User-Agent and Sec-CH-UA-Mobile when a rule of the path reads the device, Cookie (and `bucket_header`)
+        when one has `percent` or places a unit with variants, Referer when one reads the referrer. A page no
+        such rule applies to depends on none of them, and must not say it does (a needless `Vary: cookie`
+        makes shared caches keep a copy per visitor).
         """
-        return self.index.reads
+        if path is None:
+            return self.index.reads
+        return self.index.reads_of(self.rules_for(path))
 
-    def depends_on_time(self) -> bool:
-        """Whether some rule has a `schedule`: then the same request gets other units at another time, and no
-        validator (ETag, Last-Modified) of the app's describes the output."""
-        return self.index.timed
+    def depends_on_time(self, path: str | None = None) -> bool:
+        """Whether a rule of the URL path `path` (any rule, without a path) has a `schedule`: then the same
+        request gets other units at another time, and no validator (ETag, Last-Modified) of the app's
+        describes the output."""
+        if path is None:
+            return self.index.timed
+        return self.index.timed_of(self.rules_for(path))
 
     def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
         """What the request decides for the rules of the URL's path (pass it to `plan` to decide once)."""

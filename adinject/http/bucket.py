@@ -1,11 +1,11 @@
 """Giving a visitor a sticky bucket: the `adinject_bucket` cookie, as pure functions the middleware calls.
 
-When the rules split visitors (`percent`, unit `variants`), `Rules.request_headers()` includes `cookie`. A
-visitor who has no valid `adinject_bucket` cookie gets a random bucket 0-99 for this request (the engine sees
-it as if the cookie had been sent, so this page already uses it) and a `Set-Cookie` that keeps it: first
-party, `Path=/` so every article agrees, a year long, `SameSite=Lax` (sent on top-level navigation from other
-sites, which is how readers arrive), `Secure` on HTTPS. It is not `HttpOnly`: nothing secret is in it, and a
-page script may want to read the bucket for its own analytics.
+When the rules of a page's URL split visitors (`percent`, unit `variants`), `Rules.request_headers(path)`
+includes `cookie`. A visitor who has no valid `adinject_bucket` cookie gets a random bucket 0-99 for this
+request (the engine sees it as if the cookie had been sent, so this page already uses it) and a `Set-Cookie`
+that keeps it: first party, `Path=/` so every article agrees, a year long, `SameSite=Lax` (sent on top-level
+navigation from other sites, which is how readers arrive), `Secure` on HTTPS. It is not `HttpOnly`: nothing
+secret is in it, and a page script may want to read the bucket for its own analytics.
 
 A response that sets the cookie must not be stored by a shared cache, or every reader the cache serves would
 get the same bucket: `cache_control_with_cookie` makes it `private`.
@@ -45,10 +45,10 @@ def ensure_bucket(
 ) -> BucketAssignment:
     """`headers` (lower-case names, as the middleware builds them) with a bucket for this visitor.
 
-    `reads` is `rules.request_headers()`: without `cookie` in it nothing is drawn or set. A visitor who has a
-    bucket as targeting reads it (`visitor_bucket`: the `bucket_header` when the request carries it, else a
-    valid cookie) keeps it, with no cookie to set; a visitor named by the bucket header is not made private
-    either. `draw` returns 0-99 (tests pass their own).
+    `reads` is `rules.request_headers(path)` for the page's URL path: without `cookie` in it nothing is drawn
+    or set. A visitor who has a bucket as targeting reads it (`visitor_bucket`: the `bucket_header` when the
+    request carries it, else a valid cookie) keeps it, with no cookie to set; a visitor named by the bucket
+    header is not made private either. `draw` returns 0-99 (tests pass their own).
     """
     out = dict(headers)
     if "cookie" not in reads:

@@ -12,6 +12,7 @@ nothing at all, so it cannot be used to switch ads off or to read the rules. Bot
 from __future__ import annotations
 
 import hmac
+import logging
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl
@@ -24,9 +25,10 @@ from adinject import preview
 from adinject.engine import Rules
 from adinject.http import codings, steps
 from adinject.http.candidate import refusal
-from adinject.http.headers import normalized, request_headers
+from adinject.http.headers import DIGEST_HEADERS, normalized, request_headers
 from adinject.http.responder import Responder
 from adinject.http.rules_like import RulesLike
+from adinject.metrics import Metrics
 from adinject.reload import Inactive, LiveRules
 
 if TYPE_CHECKING:
@@ -38,12 +40,28 @@ PARAM = "adinject"
 HEADER = "x-adinject-debug"
 COOKIE = "adinject_debug"
 _NEEDLE = PARAM.encode() + b"="
+# Shorter tokens are logged as weak: the token is all that keeps the rules and the unit-free pages private.
+MIN_TOKEN_LENGTH = 16
+
+logger = logging.getLogger("adinject")
 
 
-def debug_mode(token: str | None, scope: Scope) -> DebugMode | None:
+def warn_if_weak(token: str | None) -> None:
+    """Log once (the middleware calls this when it is made) that a short debug token is easy to guess."""
+    if token is not None and len(token.strip()) < MIN_TOKEN_LENGTH:
+        logger.warning(
+            "adinject: debug_token is %d characters, under %d: anyone who guesses it sees the debug view "
+            "(the rules at work) and pages without units; use a long random one (secrets.token_urlsafe())",
+            len(token.strip()),
+            MIN_TOKEN_LENGTH,
+        )
+
+
+def debug_mode(token: str | None, scope: Scope, metrics: Metrics | None = None) -> DebugMode | None:
     """The mode the request asks for, if it carries `token`; None otherwise (and always without a token).
 
-    Cheap for ordinary requests: one substring test on the query string.
+    Cheap for ordinary requests: one substring test on the query string. A request that asks for a mode
+    without the token (none given, or a wrong one) is counted in `metrics` (`adinject_debug_refused`).
     """
     query_string: bytes = scope.get("query_string", b"")
     if not token or _NEEDLE not in query_string:
@@ -60,6 +78,8 @@ def debug_mode(token: str | None, scope: Scope) -> DebugMode | None:
         given = cookie_parser(headers["cookie"]).get(COOKIE)
     # Constant-time comparison: the token must not leak one character at a time through response timing.
     if given is None or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        if metrics is not None:
+            metrics.debug_refused("missing" if given is None else "wrong")
         return None
     return "debug" if wanted == "debug" else "original"
 
@@ -152,6 +172,8 @@ class DebugResponder(Responder):
         annotated = await steps.offload(len(page), owner.thread_threshold_bytes, draw)
         out = steps.encode(sent_coding, annotated.body)
         steps.set_length(headers, out)
+        for name in DIGEST_HEADERS:
+            del headers[name]
         self.count("debug")
         return {**start, "headers": headers.raw}, out
 

@@ -6,7 +6,10 @@ any case, so every comparison here lower-cases. Values are latin-1, as in Starle
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import Scope
@@ -79,22 +82,134 @@ def add_vary(headers: MutableHeaders, names: Iterable[str]) -> None:
         headers.add_vary_header(", ".join(missing))
 
 
-def mark_rewritten(headers: MutableHeaders, *, depends_on_request: bool) -> None:
-    """Validators and ranges for a body that is no longer the app's bytes.
+# Digests of the app's bytes (RFC 1864, RFC 3230, RFC 9530): wrong for any other body.
+DIGEST_HEADERS = ("content-md5", "digest", "content-digest", "repr-digest")
 
-    A strong ETag promises byte-identical bodies; ours differ from the app's, so it becomes weak (the app's
-    If-None-Match handling still matches it by weak comparison). When the output also depends on the request
-    (device, A/B bucket), no validator of the app's describes it, so ETag and Last-Modified go. Byte ranges of
-    the app's body do not address ours: Accept-Ranges goes.
+# The request headers that ask for less than the whole page: answered by the middleware on URLs the rules may
+# modify (the app would answer them from its own bytes; see `without_conditionals`).
+CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"if-modified-since", b"range", b"if-range"})
+
+# What a 304 carries of the 200 it stands for (RFC 9110 §15.4.5), and the bucket cookie when one was set.
+_NOT_MODIFIED_HEADERS = frozenset(
+    {
+        b"cache-control",
+        b"content-location",
+        b"date",
+        b"etag",
+        b"expires",
+        b"last-modified",
+        b"vary",
+        b"set-cookie",
+    }
+)
+
+
+def mark_rewritten(
+    headers: MutableHeaders, *, depends_on_request: bool, version: str = "", loaded_at: float = 0.0
+) -> None:
+    """Validators, ranges and digests for a body that is no longer the app's.
+
+    Ours differ from the app's bytes and change whenever the rules do. When the output depends only on the
+    page and the rules, the app's ETag (strong or weak) becomes a weak one with the rules `version` folded in
+    (`W/"abc"` for the app's `"abc"` would let a client revalidate a page the old rules shaped, and the app's
+    own 304 would say it is still good), and Last-Modified becomes the later of the app's and `loaded_at`,
+    when the rules in force were loaded. When the output also depends on the request (device, A/B bucket),
+    no validator describes it, so ETag and Last-Modified go. Byte ranges of the app's body do not address
+    ours (Accept-Ranges goes), nor do its digests.
     """
     if depends_on_request:
         del headers["etag"]
         del headers["last-modified"]
     else:
         tags = headers.getlist("etag")
-        if len(tags) == 1 and tags[0].strip().startswith('"'):
-            headers["etag"] = "W/" + tags[0].strip()
+        opaque = _opaque(tags[0]) if len(tags) == 1 else None
+        if opaque is None:
+            del headers["etag"]
+        else:
+            headers["etag"] = f'W/"{opaque}-{_etag_safe(version)}"'
+        modified = headers.getlist("last-modified")
+        app_time = _http_time(modified[0]) if len(modified) == 1 else None
+        if app_time is None:
+            del headers["last-modified"]
+        else:
+            headers["last-modified"] = formatdate(max(app_time, int(loaded_at)), usegmt=True)
+    for name in DIGEST_HEADERS:
+        del headers[name]
     del headers["accept-ranges"]
+
+
+def without_conditionals(
+    raw: Iterable[Sequence[bytes]],
+) -> tuple[list[tuple[bytes, bytes]], dict[bytes, str]]:
+    """The request's header list without `CONDITIONAL_HEADERS`, and those it had (lower-case names)."""
+    kept: list[tuple[bytes, bytes]] = []
+    taken: dict[bytes, str] = {}
+    for key, value in raw:
+        name = bytes(key).lower()
+        if name in CONDITIONAL_HEADERS:
+            text = bytes(value).decode("latin-1")
+            taken[name] = f"{taken[name]}, {text}" if name in taken else text
+        else:
+            kept.append((bytes(key), bytes(value)))
+    return kept, taken
+
+
+def not_modified(conditions: Mapping[bytes, str], headers: MutableHeaders) -> bool:
+    """Whether a GET with these conditional headers gets 304 for a 200 with these response headers.
+
+    RFC 9110 §13.2.2: If-None-Match decides when present (weak comparison; `*` matches any current
+    representation); otherwise If-Modified-Since, against a Last-Modified no later than it.
+    """
+    if b"if-none-match" in conditions:
+        wanted = conditions[b"if-none-match"].strip()
+        if wanted == "*":
+            return True
+        etags = headers.getlist("etag")
+        ours = _opaque(etags[0]) if len(etags) == 1 else None
+        return ours is not None and ours in {_opaque(tag) for tag in _split_etags(wanted)}
+    if b"if-modified-since" in conditions:
+        since = _http_time(conditions[b"if-modified-since"])
+        modified = headers.getlist("last-modified")
+        at = _http_time(modified[0]) if len(modified) == 1 else None
+        return since is not None and at is not None and at <= since
+    return False
+
+
+def not_modified_start(headers: MutableHeaders) -> dict[str, Any]:
+    """The 304 that stands for the 200 with these headers: its validators and caching headers, no body."""
+    kept = [(key, value) for key, value in headers.raw if key.lower() in _NOT_MODIFIED_HEADERS]
+    return {"type": "http.response.start", "status": 304, "headers": kept}
+
+
+def _opaque(tag: str) -> str | None:
+    """The opaque part of an entity tag, quotes included, without `W/`; None when it is not one."""
+    value = tag.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    if len(value) >= 2 and value.startswith('"') and value.endswith('"') and '"' not in value[1:-1]:
+        return value[1:-1]
+    return None
+
+
+def _split_etags(value: str) -> list[str]:
+    """The entity tags of an If-None-Match list (commas may not appear inside an opaque tag)."""
+    return [part for part in (p.strip() for p in value.split(",")) if part]
+
+
+def _etag_safe(text: str) -> str:
+    """`text` with only the characters an entity tag may hold (etagc, RFC 9110 §8.8.3), others dropped."""
+    return "".join(ch for ch in text if ch == "!" or "#" <= ch <= "~")
+
+
+def _http_time(value: str) -> int | None:
+    """An HTTP date as seconds since the epoch, or None when it is not one."""
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
 
 
 def server_timing(duration_ms: float, units: int) -> str:

@@ -1,9 +1,10 @@
 """The responder for ordinary requests: run the engine on a candidate page and send what it makes.
 
 Holds a response only when candidate.py says it may be rewritten (and the request is not an htmx / Turbo
-fragment), with Vary already naming the request headers the rules read. On the complete body: undo the
-content coding, give a visitor the rules split a bucket, plan (or reuse a cached plan) and realize, redo the
-coding, and mark the validators and length of a body that is no longer the app's.
+fragment), with Vary already naming the request headers the rules of its URL read. On the complete body: undo
+the content coding, give a visitor the rules split a bucket, plan (or reuse a cached plan) and realize, redo
+the coding, and mark the validators and length of a body that is no longer the app's. On URLs the rules may
+modify, conditional and range requests are answered here, against what goes out, not by the app.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 
 from adinject.http import codings, steps
 from adinject.http.bucket import BucketAssignment, cache_control_with_cookie, ensure_bucket
@@ -27,11 +28,19 @@ from adinject.http.headers import (
     mark_rewritten,
     media_type,
     normalized,
+    not_modified,
+    not_modified_start,
     server_timing,
     strong_etag,
+    without_conditionals,
+    without_opt_out,
 )
 from adinject.http.responder import Responder
+from adinject.http.rules_like import RulesLike
 from adinject.result import ApplyResult
+
+if TYPE_CHECKING:
+    from adinject.http.middleware import AdInjectMiddleware
 
 logger = logging.getLogger("adinject")
 
@@ -39,7 +48,32 @@ logger = logging.getLogger("adinject")
 class InjectResponder(Responder):
     """Insert the rules' units into one candidate page (see the module docstring)."""
 
-    __slots__ = ()
+    __slots__ = ("_conditions", "_reads")
+
+    def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
+        super().__init__(owner, rules)
+        # The request headers the rules of this URL read, found at the start (a candidate's only).
+        self._reads: frozenset[str] = frozenset()
+        # The conditional and range headers taken off the request (URLs the rules may modify only).
+        self._conditions: dict[bytes, str] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """On a URL the rules may modify, the app does not see If-None-Match, If-Modified-Since, Range or
+        If-Range: it would answer them from its own bytes and validators (a 304 for a page other rules shaped,
+        a range of the unmodified page a client then joins to a modified one). It answers 200 with the whole
+        page; the responder then answers the conditions against what goes out, and ignores the range (RFC
+        9110 §14.2 lets a server send the whole representation)."""
+        try:
+            if scope.get("method", "GET") in ("GET", "HEAD"):
+                kept, taken = without_conditionals(scope.get("headers") or ())
+                # Most requests have none of these: the URL globs are matched only for those that do.
+                if taken and self.rules.matches_url(scope.get("path", "")):
+                    self._conditions = taken
+                    scope = {**scope, "headers": kept}
+        except Exception:
+            # Fail open: the app sees the request as it came (the start hook meets this fault and says so).
+            self._conditions = {}
+        await super().__call__(scope, receive, send)
 
     def start_hook(self, message: Message) -> Message | None:
         rules = self.rules
@@ -49,20 +83,47 @@ class InjectResponder(Responder):
                 # The kill switch (and "no valid rules yet") matches no URL: say so rather than "url".
                 code = rules.inactive_code
                 self.count("unchanged", code if code is not None else reason)
+            self._answer_for_app(message)
             return None
         if is_fragment_request(self.request_headers()):
             self.count("unchanged", "fragment")
+            self._answer_for_app(message)
             return None
+        # What the rules of this URL read, not what any rule reads: a page that no device or A/B rule applies
+        # to must not vary on the device or the cookie (every visitor would get a cache entry of their own).
+        self._reads = rules.request_headers(self.path)
+        if not self._reads:
+            # Held as the app sent it (less X-AdInject), so an unmodified page goes out byte for byte.
+            stripped = without_opt_out(message.get("headers") or ())
+            return message if stripped is None else {**message, "headers": stripped}
         start = {**message, "headers": normalized(message.get("headers") or ())}
         # The output depends on these request headers whether or not this page gets modified, so a shared
-        # cache must key on them for every candidate (django-mobile #52: mobile pages served to desktops).
-        add_vary(MutableHeaders(raw=start["headers"]), rules.request_headers())
+        # cache must key on them for every such page (django-mobile #52: mobile pages served to desktops).
+        add_vary(MutableHeaders(raw=start["headers"]), self._reads)
         return start
 
+    def _answer_for_app(self, message: Message) -> None:
+        """A response we leave alone, to a request we took conditions off: answer them as the app would have,
+        from its own validators (a 304 in its place when they match)."""
+        if self._conditions and message.get("status") == 200 and not message.get("trailers", False):
+            headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
+            if not_modified(self._conditions, headers):
+                self.answer = not_modified_start(headers)
+
     async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+        """The start and body to send for a complete candidate body, or the 304 that stands for them when the
+        request's conditions (taken off before the app saw them) match what would go out."""
+        start, body = await self._transform(start, body)
+        if self._conditions and start.get("status") == 200:
+            headers = MutableHeaders(raw=normalized(start["headers"]))
+            if not_modified(self._conditions, headers):
+                return not_modified_start(headers), b""
+        return start, body
+
+    async def _transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
         """The start and body to send for a complete candidate body (`start` and `body` when unmodified)."""
         began = time.perf_counter()
-        headers = MutableHeaders(raw=list(start["headers"]))
+        headers = MutableHeaders(raw=normalized(start["headers"]))
         head = self.scope.get("method", "GET") == "HEAD"
         if head and not body and headers.get("content-length", "").strip() != "0":
             return self._head_without_body(start, headers)
@@ -100,14 +161,21 @@ class InjectResponder(Responder):
     def _depends_on_request(self) -> bool:
         # A `schedule` makes the output depend on the moment as a `device` rule makes it depend on the
         # request: either way no validator of the app's describes what goes out.
-        return bool(self.rules.request_headers()) or self.rules.depends_on_time()
+        return bool(self._reads) or self.rules.depends_on_time(self.path)
+
+    def _mark_rewritten(self, headers: MutableHeaders, *, depends_on_request: bool) -> None:
+        # The rules version and load time go into the validators: a page other rules shaped is another page.
+        rules = self.rules
+        mark_rewritten(
+            headers, depends_on_request=depends_on_request, version=rules.version, loaded_at=rules.loaded_at
+        )
 
     def _head_without_body(self, start: Message, headers: MutableHeaders) -> tuple[Message, bytes]:
         """An app may answer HEAD with an empty body and the GET length (FileResponse does). We cannot know
         what GET would send after insertion, so the length goes (absent is allowed; wrong is not), and the
         validators are treated as GET's would be when modified."""
         del headers["content-length"]
-        mark_rewritten(headers, depends_on_request=self._depends_on_request())
+        self._mark_rewritten(headers, depends_on_request=self._depends_on_request())
         self.count("unchanged", "head")
         return {**start, "headers": headers.raw}, b""
 
@@ -116,7 +184,7 @@ class InjectResponder(Responder):
         has none yet: this page already uses it, and the cookie set on `headers` keeps it for the next."""
         bucket = ensure_bucket(
             steps.engine_headers(self.request_headers(), headers),
-            self.rules.request_headers(),
+            self._reads,
             secure=self.scope.get("scheme") == "https",
             bucket_header=self.rules.bucket_header,
         )
@@ -131,7 +199,7 @@ class InjectResponder(Responder):
         self, start: Message, headers: MutableHeaders, result: ApplyResult, out: bytes, began: float
     ) -> tuple[Message, bytes]:
         add_vary(headers, result.reads)
-        mark_rewritten(headers, depends_on_request=self._depends_on_request() or bool(result.reads))
+        self._mark_rewritten(headers, depends_on_request=self._depends_on_request() or bool(result.reads))
         steps.set_length(headers, out)
         if self.owner.server_timing:
             elapsed_ms = (time.perf_counter() - began) * 1000

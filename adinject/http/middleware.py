@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adinject.engine import RenderCache
 from adinject.http.cache import PlanCache
-from adinject.http.debug import DebugResponder, debug_mode, send_original
+from adinject.http.debug import DebugResponder, debug_mode, send_original, warn_if_weak
 from adinject.http.inject import InjectResponder
 from adinject.http.rules_like import RulesLike
 from adinject.language.problems import RulesError
@@ -123,6 +123,7 @@ class AdInjectMiddleware:
         if debug_token is not None and not debug_token.strip():
             raise ValueError("debug_token must not be empty (use None for no debug view)")
         self.debug_token = debug_token
+        warn_if_weak(debug_token)
         self.clock = clock
         self.max_body_bytes = max_body_bytes
         self.max_decoded_bytes = max_body_bytes if max_decoded_bytes is None else max_decoded_bytes
@@ -225,7 +226,7 @@ class AdInjectMiddleware:
             # copy of the scope, per the ASGI spec) means every copy downstream shares this one dict, so what
             # the endpoint sets is visible to us. uvicorn already puts one in every scope.
             scope = {**scope, "state": {}}
-        mode = debug_mode(self.debug_token, scope) if self.debug_token is not None else None
+        mode = debug_mode(self.debug_token, scope, self.metrics) if self.debug_token is not None else None
         if mode == "original":
             await self.app(scope, receive, partial(send_original, send))
             return

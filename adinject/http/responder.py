@@ -8,6 +8,8 @@ A responder is made per request and holds that response's state, never the middl
   go out as one start and one body. Past `max_body_bytes`, or on any other message (pathsend,
   zerocopysend, a second start), what is held goes out unchanged and the rest streams by.
 * done: every message is forwarded as it comes.
+* answered: `start_hook` set `answer` (a 304 the middleware gives in the app's place): that start went out
+  instead of the app's, and the app's body is dropped (one empty final body ends the response).
 
 Fail open: an exception in `start_hook` or `transform` (adinject's own work) sends the original response.
 Exceptions from the app, or from the server's `send`, are not caught: they propagate as they would without
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("adinject")
 
-Phase = Literal["waiting", "holding", "done"]
+Phase = Literal["waiting", "holding", "done", "answered"]
 
 
 class Responder:
@@ -40,7 +42,19 @@ class Responder:
     versions.
     """
 
-    __slots__ = ("_request", "chunks", "held", "owner", "phase", "rules", "scope", "send", "size", "state")
+    __slots__ = (
+        "_request",
+        "answer",
+        "chunks",
+        "held",
+        "owner",
+        "phase",
+        "rules",
+        "scope",
+        "send",
+        "size",
+        "state",
+    )
 
     def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
         self.owner = owner
@@ -53,6 +67,8 @@ class Responder:
         self.send: Send = _unattached
         self.state: object = None
         self._request: dict[str, str] | None = None
+        # A start to send instead of the app's, with no body, when `start_hook` sets it (and returns None).
+        self.answer: Message | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -99,6 +115,14 @@ class Responder:
             await self._hold(message)
         elif self.phase == "waiting" and message["type"] == "http.response.start":
             await self._start(message)
+        elif self.phase == "answered":
+            # The app's body for the start we replaced: dropped; its end ends our bodiless answer.
+            ends = message["type"] in ("http.response.pathsend", "http.response.zerocopysend") or (
+                message["type"] == "http.response.body" and not message.get("more_body", False)
+            )
+            if ends:
+                self.phase = "done"
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
         else:
             # Early hints before the start, trailers, pathsend, anything after we decided: as it comes.
             await self.send(message)
@@ -110,6 +134,10 @@ class Responder:
             self.failed(exc)
             held = None
         if held is None:
+            if self.answer is not None:
+                self.phase = "answered"
+                await self.send(self.answer)
+                return
             self.phase = "done"
             await self.send(_strip_opt_out_or_same(message))
             return

@@ -16,7 +16,7 @@ class RulesLike(Protocol):
     `bucket_header` is the request header that names a visitor for `percent` and A/B variants (the rules'
     `settings.bucket_header`), or None. `inactive_code` is None for rules that are live, and a short code
     when they place nothing on purpose (`reload.Inactive`: "off" for the kill switch): it is the reason the
-    metrics give for every page left alone.
+    metrics give for every page left alone. `version` and `loaded_at` go into a modified page's validators.
     """
 
     @property
@@ -26,18 +26,27 @@ class RulesLike(Protocol):
     def bucket_header(self) -> str | None: ...
 
     @property
+    def loaded_at(self) -> float:
+        """When these rules were built (seconds since the epoch): a page they shaped is no older."""
+        ...
+
+    @property
     def inactive_code(self) -> str | None: ...
 
     def matches_url(self, path: str) -> bool: ...
 
-    def request_headers(self) -> frozenset[str]: ...
+    def request_headers(self, path: str | None = None) -> frozenset[str]:
+        """The request headers the output for URL path `path` reads (for `Vary`); any page's without one."""
+        ...
 
     def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
         """What the request decides for the rules of its URL; its `key` goes in the plan cache key, and the
         outcome itself to `plan`, so a request is decided once."""
         ...
 
-    def depends_on_time(self) -> bool: ...
+    def depends_on_time(self, path: str | None = None) -> bool:
+        """Whether the output for URL path `path` (any page's, without one) depends on the time."""
+        ...
 
     def plan(
         self,

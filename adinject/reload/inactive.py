@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ class Inactive:
     It matches no URL, so the middleware forwards every response at once, unbuffered.
     """
 
-    __slots__ = ("code", "inner", "reason", "version")
+    __slots__ = ("code", "inner", "loaded_at", "reason", "version")
 
     # The HTTP layer reads these two of whatever rules are current, with no isinstance or getattr: rules
     # that place nothing name no header that identifies a reader, and say why they place nothing.
@@ -30,6 +31,7 @@ class Inactive:
         self.code = code
         self.reason = reason
         self.version = f"{code}:{inner.version if inner is not None else 'none'}"
+        self.loaded_at = time.time()
 
     def __repr__(self) -> str:
         return f"<Inactive {self.version}: {self.reason}>"
@@ -42,7 +44,7 @@ class Inactive:
     def matches_url(self, path: str) -> bool:
         return False
 
-    def request_headers(self) -> frozenset[str]:
+    def request_headers(self, path: str | None = None) -> frozenset[str]:
         return frozenset()
 
     def request_key(
@@ -53,7 +55,7 @@ class Inactive:
     def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
         return RequestOutcome((), (), (), {}, (), frozenset())
 
-    def depends_on_time(self) -> bool:
+    def depends_on_time(self, path: str | None = None) -> bool:
         return False
 
     def plan(

@@ -19,6 +19,9 @@ SEED_PATH = f"/world/{SEED_SLUG}"
 def main() -> None:
     host = os.environ.get("ADINJECT_DEMO_HOST", "127.0.0.1")
     port = int(os.environ.get("ADINJECT_DEMO_PORT", "8000"))
+    # A short, known token on purpose: the demo runs on 127.0.0.1 with made-up articles, and the token is
+    # printed below for the reader to paste. The middleware logs that it is weak; a real site sets a long
+    # random one (ADINJECT_DEBUG_TOKEN here).
     token = os.environ.get("ADINJECT_DEBUG_TOKEN", "demo")
     print(f"adinject demo newsroom: http://{host}:{port}/ (the seed article: {SEED_PATH})")
     print(

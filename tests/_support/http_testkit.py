@@ -128,6 +128,10 @@ class RulesProxy:
         return self.inner.bucket_header
 
     @property
+    def loaded_at(self) -> float:
+        return self.inner.loaded_at
+
+    @property
     def inactive_code(self) -> str | None:
         return self.inner.inactive_code
 
@@ -136,16 +140,16 @@ class RulesProxy:
             raise RuntimeError("boom in matches_url")
         return self.inner.matches_url(path)
 
-    def request_headers(self) -> frozenset[str]:
-        return self.inner.request_headers() | self.reads
+    def request_headers(self, path: str | None = None) -> frozenset[str]:
+        return self.inner.request_headers(path) | self.reads
 
     def decide(self, url: str, headers: Mapping[str, str], now: datetime | None = None) -> RequestOutcome:
         claimed = tuple(f"{name}={headers.get(name)}" for name in sorted(self.reads))
         outcome = self.inner.decide(url, headers, now)
         return dataclasses.replace(outcome, key=outcome.key + claimed)
 
-    def depends_on_time(self) -> bool:
-        return self.inner.depends_on_time()
+    def depends_on_time(self, path: str | None = None) -> bool:
+        return self.inner.depends_on_time(path)
 
     def plan(
         self,

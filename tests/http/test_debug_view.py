@@ -6,6 +6,7 @@ Also `adinject preview --from` against a live (uvicorn) demo site, with and with
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 import shutil
 import socket
@@ -215,3 +216,16 @@ def test_preview_from_a_live_page(live_demo: str, tmp_path: Path) -> None:
     without = preview_from(live_demo + SEED, out)
     assert "already put units into this page" in without.stderr
     assert out.read_bytes().count(b'class="ad-slot"') == 4, "the site's two and the preview's two"
+
+
+def test_a_short_token_is_logged_once_as_weak(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(inject=False)
+    with caplog.at_level(logging.WARNING, logger="adinject"):
+        middleware = AdInjectMiddleware(app, rules=RULES_DIR, debug_token="short", reload=False)
+        for _ in range(3):
+            TestClient(middleware).get(f"{SEED}?adinject=debug", headers={"X-AdInject-Debug": "short"})
+        AdInjectMiddleware(app, rules=RULES_DIR, debug_token="x" * 16, reload=False)
+        AdInjectMiddleware(app, rules=RULES_DIR, reload=False)
+    weak = [r for r in caplog.records if "debug_token is" in r.getMessage()]
+    assert len(weak) == 1 and "5 characters, under 16" in weak[0].getMessage()
+    assert "short" not in weak[0].getMessage(), "the token itself is not logged"

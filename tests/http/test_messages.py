@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 from collections import UserDict
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -557,14 +558,22 @@ def test_modified_response_headers(rules: Rules) -> None:
         (b"accept-ranges", b"bytes"),
         (b"vary", b"Accept-Encoding"),
         (b"server-timing", b"db;dur=3"),
+        (b"content-md5", b"Q2hlY2sgSW50ZWdyaXR5IQ=="),
+        (b"Digest", b"sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE="),
+        (b"content-digest", b"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"),
+        (b"repr-digest", b"sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"),
     )
     sent = _one(rules, head)
     out = sent[1]["body"]
     assert_injected_once(out, PAGE)
     assert header(sent[0], "content-length") == [str(len(out))]
-    assert header(sent[0], "etag") == ['W/"abc"']
-    assert header(sent[0], "last-modified") == ["Tue, 01 Jul 2025 10:00:00 GMT"]
+    # The rules version is in the validator: the page other rules shaped is another representation.
+    assert header(sent[0], "etag") == [f'W/"abc-{rules.version}"']
+    # The later of the app's and the rules' load: a page these rules shaped did not exist before they loaded.
+    assert header(sent[0], "last-modified") == [formatdate(int(rules.loaded_at), usegmt=True)]
     assert header(sent[0], "accept-ranges") == []
+    for digest in ("content-md5", "digest", "content-digest", "repr-digest"):
+        assert header(sent[0], digest) == [], "a digest of the app's bytes is wrong for ours"
     assert header(sent[0], "vary") == ["Accept-Encoding"]  # the rules read no request header
     timing = header(sent[0], "server-timing")
     assert timing[0] == "db;dur=3"
@@ -577,13 +586,17 @@ def test_header_names_in_any_case_are_rewritten(rules: Rules) -> None:
     )
     sent = _one(rules, head)
     assert header(sent[0], "content-length") == [str(len(sent[1]["body"]))]
-    assert header(sent[0], "etag") == ['W/"abc"']
+    assert header(sent[0], "etag") == [f'W/"abc-{rules.version}"']
     assert header(sent[0], "accept-ranges") == []
 
 
-def test_weak_etag_stays_as_it_is(rules: Rules) -> None:
+def test_weak_etag_gets_the_rules_version_too(rules: Rules) -> None:
     sent = _one(rules, html_start((b"etag", b'W/"abc"')))
-    assert header(sent[0], "etag") == ['W/"abc"']
+    assert header(sent[0], "etag") == [f'W/"abc-{rules.version}"']
+    # A later app Last-Modified stays; an unreadable one goes (it could not be compared, nor revalidated).
+    later = "Tue, 01 Jul 2098 10:00:00 GMT"
+    assert header(_one(rules, html_start((b"last-modified", later.encode())))[0], "last-modified") == [later]
+    assert header(_one(rules, html_start((b"last-modified", b"yesterday")))[0], "last-modified") == []
 
 
 def test_server_timing_can_be_turned_off(rules: Rules) -> None:
@@ -645,7 +658,7 @@ def test_head_without_body_drops_the_unknown_length(rules: Rules) -> None:
     original = with_length(PAGE, (b"etag", b'"abc"'), (b"accept-ranges", b"bytes"))
     sent = _one(proxy, original, b"", method="HEAD")
     assert header(sent[0], "content-length") == []
-    assert header(sent[0], "etag") == ['W/"abc"']  # as GET's would be when units are inserted
+    assert header(sent[0], "etag") == [f'W/"abc-{rules.version}"']  # as GET's would be, units inserted
     assert header(sent[0], "accept-ranges") == []
     assert sent[1] == body(b"")
     assert proxy.plan_calls == 0

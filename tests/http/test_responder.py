@@ -223,17 +223,18 @@ class _NoRules:
     version = "none"
     bucket_header = None
     inactive_code = "no_rules"
+    loaded_at = 0.0
 
     def matches_url(self, path: str) -> bool:
         return False
 
-    def request_headers(self) -> frozenset[str]:
+    def request_headers(self, path: str | None = None) -> frozenset[str]:
         return frozenset()
 
     def request_key(self, url: str, headers: object, now: object = None) -> tuple[str, ...]:
         return ()
 
-    def depends_on_time(self) -> bool:
+    def depends_on_time(self, path: str | None = None) -> bool:
         return False
 
     def plan(self, body: bytes, **kw: object) -> object:

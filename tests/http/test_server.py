@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import threading
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -357,11 +359,44 @@ def test_strong_etag_is_weakened_and_conditional_get_gives_an_untouched_304(
     assert "server-timing" not in again.headers
 
 
-def test_range_request_gets_the_apps_206_untouched(serve: Serve, static_site: ASGIApp) -> None:
-    response, raw = fetch_raw(serve(static_site), "/news/story.html", headers={"range": "bytes=10-99"})
-    assert response.status_code == 206
-    assert raw == PAGE[10:100]
-    assert response.headers["content-range"] == f"bytes 10-99/{len(PAGE)}"
+def test_a_copy_older_than_the_rules_is_not_revalidated(
+    serve: Serve, static_site: ASGIApp, tmp_path: Path
+) -> None:
+    """StaticFiles would answer 304 to an If-Modified-Since of the file's time; the page the rules shaped is
+    newer than that, so the client gets it whole, and then revalidates with the time it was given."""
+    client = serve(static_site)
+    story = tmp_path / "site" / "story.html"
+    os.utime(story, (1_700_000_000, 1_700_000_000))  # written long before the rules were loaded
+    file_time = formatdate(story.stat().st_mtime, usegmt=True)
+    response, raw = fetch_raw(client, "/news/story.html", headers={"if-modified-since": file_time})
+    assert response.status_code == 200
+    assert_injected_once(raw, PAGE)
+    again, raw = fetch_raw(
+        client, "/news/story.html", headers={"if-modified-since": response.headers["last-modified"]}
+    )
+    assert again.status_code == 304 and raw == b""
+    assert again.headers["etag"] == response.headers["etag"]
+
+
+def test_range_request_gets_the_whole_modified_page(serve: Serve, static_site: ASGIApp) -> None:
+    """A range of the app's bytes on a URL the rules modify is a range of another representation: a client
+    joining it to a modified prefix gets a corrupt page. The app never sees the Range: the answer is 200."""
+    client = serve(static_site)
+    full, _ = fetch_raw(client, "/news/story.html")
+    for headers in (
+        {"range": "bytes=10-99"},
+        {"range": "bytes=10-99", "if-range": full.headers["etag"]},
+        {"range": "bytes=10-99", "if-range": full.headers["last-modified"]},
+    ):
+        response, raw = fetch_raw(client, "/news/story.html", headers=headers)
+        assert response.status_code == 200
+        assert_injected_once(raw, PAGE)
+        assert "content-range" not in response.headers and "accept-ranges" not in response.headers
+
+
+def rules_version(middleware: ASGIApp) -> str:
+    assert isinstance(middleware, AdInjectMiddleware)
+    return middleware.rules.version
 
 
 def test_head_length_matches_get_when_the_app_sends_the_body(serve: Serve, static_site: ASGIApp) -> None:
@@ -370,7 +405,7 @@ def test_head_length_matches_get_when_the_app_sends_the_body(serve: Serve, stati
     head = client.head("/news/page")
     assert_injected_once(raw, PAGE)
     assert head.headers["content-length"] == get.headers["content-length"] == str(len(raw))
-    assert head.headers["etag"] == get.headers["etag"] == 'W/"page-v1"'
+    assert head.headers["etag"] == get.headers["etag"] == f'W/"page-v1-{rules_version(static_site)}"'
     assert head.content == b""
 
 

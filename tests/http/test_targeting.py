@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from email.utils import formatdate
 from pathlib import Path
 
 import httpx
@@ -283,3 +284,98 @@ def test_the_debug_view_sees_the_query_string(serve: Serve, tmp_path: Path) -> N
     assert b'id="adinject-debug-panel"' in response.content
     assert response.content.count(b'<div class="adinject-debug-unit"') == 1
     assert b"<p>Newsletter readers</p>" in response.content
+
+
+# ---- caching scope: a response varies only on what the rules of its own URL read
+
+SCOPED_UNITS = (
+    unit("plain", "Everyone")
+    + unit("phone", "Phone ad")
+    + "  box:\n    variants:\n"
+    + '      a: {weight: 1, html: \'<div class="ad-slot" id="{{ slot.id }}"><p>A</p></div>\'}\n'
+    + '      b: {weight: 1, html: \'<div class="ad-slot" id="{{ slot.id }}"><p>B</p></div>\'}\n'
+)
+
+
+def scoped_rule(name: str, paths: str, unit_name: str, when: str = "{}") -> str:
+    return (
+        f"  - name: {name}\n"
+        f'    pages: {{paths: ["{paths}"]}}\n'
+        "    container: article\n"
+        f"    when: {when}\n"
+        f"    place: [{{unit: {unit_name}, after_paragraph: 1}}]\n"
+    )
+
+
+SCOPED_RULES = (
+    scoped_rule("plain", "/news/**", "plain")
+    + scoped_rule("ab", "/ab/**", "box")
+    + scoped_rule("phones", "/dev/**", "phone", "{device: [mobile]}")
+    + scoped_rule("later", "/timed/**", "plain", '{schedule: {start: "2000-01-01T00:00:00Z"}}')
+)
+CACHING = [
+    (b"Content-Type", b"text/html; charset=utf-8"),
+    (b"Cache-Control", b"public, max-age=60, s-maxage=600"),
+    (b"ETag", b'"v1"'),
+    (b"Last-Modified", b"Tue, 01 Jul 2025 10:00:00 GMT"),
+    (b"Vary", b"Accept-Encoding"),
+]
+
+
+def raw_app(headers: list[tuple[bytes, bytes]], body: bytes = PAGE) -> ASGIApp:
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
+
+    return asgi
+
+
+def test_a_page_no_targeted_rule_applies_to_keeps_its_caching_headers(tmp_path: Path) -> None:
+    """Regression: an A/B rule on /ab/** and a device rule on /dev/** made a plain /news/a say
+    `Vary: cookie, sec-ch-ua-mobile, user-agent`, set the bucket cookie and go `private`."""
+    rules = rules_with(tmp_path, SCOPED_UNITS, SCOPED_RULES)
+    assert rules.request_headers() == {"cookie", "sec-ch-ua-mobile", "user-agent"}
+    assert rules.request_headers("/news/a") == frozenset() and not rules.depends_on_time("/news/a")
+    assert rules.depends_on_time("/timed/a") and rules.depends_on_time()
+
+    # Not modified (no <article>): the app's start, byte for byte, name case included.
+    no_article = PAGE.replace(b"<article>", b"<div>").replace(b"</article>", b"</div>")
+    middleware = AdInjectMiddleware(raw_app(CACHING, no_article), rules=rules, metrics=False)
+    sent = run_asgi(middleware, http_scope("/news/a", headers=[(b"user-agent", IPHONE.encode())]))
+    assert sent[0]["headers"] == CACHING and sent[1]["body"] == no_article
+
+    # Modified: the body's own headers change (length, a weak ETag), but nothing about caching scope does.
+    middleware = AdInjectMiddleware(raw_app(CACHING), rules=rules, metrics=False, server_timing=False)
+    sent = run_asgi(middleware, http_scope("/news/a", headers=[(b"user-agent", IPHONE.encode())]))
+    assert labels(sent[1]["body"]) == ["Everyone"]
+    assert header(sent[0], "vary") == ["Accept-Encoding"]
+    assert header(sent[0], "set-cookie") == []
+    assert header(sent[0], "cache-control") == ["public, max-age=60, s-maxage=600"]
+    assert header(sent[0], "last-modified") == [formatdate(int(rules.loaded_at), usegmt=True)]
+    assert header(sent[0], "etag") == [f'W/"v1-{rules.version}"'], "depends on the page: a weak one stays"
+
+
+def test_pages_of_targeted_rules_still_vary_and_get_a_bucket(tmp_path: Path) -> None:
+    rules = rules_with(tmp_path, SCOPED_UNITS, SCOPED_RULES)
+    middleware = AdInjectMiddleware(raw_app(CACHING), rules=rules, metrics=False)
+
+    ab = run_asgi(middleware, http_scope("/ab/x"))[0]
+    assert {t.strip() for v in header(ab, "vary") for t in v.split(",")} == {"Accept-Encoding", "cookie"}
+    assert len(header(ab, "set-cookie")) == 1
+    assert header(ab, "cache-control") == ["private, max-age=60"]
+    assert header(ab, "etag") == [] and header(ab, "last-modified") == []
+
+    phone = run_asgi(middleware, http_scope("/dev/x", headers=[(b"user-agent", IPHONE.encode())]))
+    assert {t.strip() for v in header(phone[0], "vary") for t in v.split(",")} == {
+        "Accept-Encoding",
+        "sec-ch-ua-mobile",
+        "user-agent",
+    }
+    assert header(phone[0], "set-cookie") == [] and labels(phone[1]["body"]) == ["Phone ad"]
+
+    # A desktop on a device-targeted URL gets the app's page, and still the Vary that says why.
+    desktop = run_asgi(middleware, http_scope("/dev/x", headers=[(b"user-agent", DESKTOP.encode())]))
+    assert desktop[1]["body"] == PAGE and "user-agent" in header(desktop[0], "vary")[-1]
+
+    timed = run_asgi(middleware, http_scope("/timed/x"))[0]
+    assert header(timed, "etag") == [] and header(timed, "vary") == ["Accept-Encoding"]

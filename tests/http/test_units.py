@@ -166,6 +166,65 @@ def test_gzip_members_and_zero_padding() -> None:
     assert codings.decode("gzip", gzip.compress(b"x") + b"\0" * 8, 100) == (b"x", "gzip")
 
 
+def test_many_gzip_members_decode_in_order() -> None:
+    parts = [f"<p>{n}</p>".encode() * (n % 7) for n in range(3000)]
+    # Tiny members, empty members, one big member in the middle, then zero padding.
+    data = b"".join(gzip.compress(part, mtime=0) for part in parts[:1500])
+    data += gzip.compress(b"<p>big</p>" * 20000) + b"".join(gzip.compress(part) for part in parts[1500:])
+    expected = b"".join(parts[:1500]) + b"<p>big</p>" * 20000 + b"".join(parts[1500:])
+    assert codings.decode("gzip", data + b"\0" * 3, len(expected)) == (expected, "gzip")
+    with pytest.raises(codings.TooLarge):
+        codings.decode("gzip", data, len(expected) - 1)
+    for bad in (data[:-1], data + b"\0\0x", data + b"\x1f", data + gzip.compress(b"x")[:-4]):
+        with pytest.raises(codings.Corrupt):
+            codings.decode("gzip", bad, len(expected) + 10)
+
+
+class _CountingDecompressor:
+    """A zlib decompressor that counts the bytes it is given and the bytes it hands back as unused."""
+
+    def __init__(self, inner: Any, counts: dict[str, int]) -> None:
+        self.inner, self.counts = inner, counts
+
+    def decompress(self, data: Any, max_length: int = 0) -> bytes:
+        self.counts["fed"] += len(data)
+        out: bytes = self.inner.decompress(data, max_length)
+        self.counts["copied"] += len(self.inner.unused_data) + len(self.inner.unconsumed_tail)
+        return out
+
+    @property
+    def eof(self) -> bool:
+        return bool(self.inner.eof)
+
+    @property
+    def unused_data(self) -> bytes:
+        return bytes(self.inner.unused_data)
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return bytes(self.inner.unconsumed_tail)
+
+
+@pytest.mark.parametrize("member", [gzip.compress(b"", mtime=0), gzip.compress(b"<p>x</p>", mtime=0)])
+def test_gzip_members_decode_in_linear_work(monkeypatch: pytest.MonkeyPatch, member: bytes) -> None:
+    """Regression: each member was given the whole rest of the body, which zlib copies into `unused_data`:
+    quadratic (a 2 MB body of 20-byte members took seconds). Counted, not timed: the bytes fed to zlib and
+    copied back must stay within a constant factor of the body, whatever the number of members."""
+    real = zlib.decompressobj
+    counts = {"fed": 0, "copied": 0}
+    monkeypatch.setattr(zlib, "decompressobj", lambda wbits: _CountingDecompressor(real(wbits), counts))
+    per_byte = []
+    for n in (1000, 4000):
+        counts.update(fed=0, copied=0)
+        data = member * n
+        decoded, _ = codings.decode("gzip", data, 1_000_000)
+        assert decoded == gzip.decompress(member) * n
+        # The first member is given the whole body (one copy of it); every later one a small window.
+        assert counts["fed"] + counts["copied"] <= 10 * len(data)
+        per_byte.append((counts["fed"] + counts["copied"]) / len(data))
+    assert per_byte[1] <= per_byte[0] * 1.1
+
+
 @pytest.mark.parametrize(
     ("label", "body"),
     [
@@ -255,9 +314,10 @@ def test_strong_etag() -> None:
 
 
 def test_mark_rewritten_and_vary() -> None:
-    headers = MutableHeaders(raw=[(b"etag", b'"x"'), (b"last-modified", b"d"), (b"accept-ranges", b"bytes")])
-    mark_rewritten(headers, depends_on_request=False)
-    assert headers.raw == [(b"etag", b'W/"x"'), (b"last-modified", b"d")]
+    lm = b"Tue, 01 Jul 2025 10:00:00 GMT"
+    headers = MutableHeaders(raw=[(b"etag", b'"x"'), (b"last-modified", lm), (b"accept-ranges", b"bytes")])
+    mark_rewritten(headers, depends_on_request=False, version='v"1 2', loaded_at=0.0)
+    assert headers.raw == [(b"etag", b'W/"x-v12"'), (b"last-modified", lm)]
     mark_rewritten(headers, depends_on_request=True)
     assert headers.raw == []
     add_vary(headers, ["User-Agent", "sec-ch-ua"])
