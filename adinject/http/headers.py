@@ -128,7 +128,7 @@ def mark_rewritten(
         else:
             headers["etag"] = f'W/"{opaque}-{_etag_safe(version)}"'
         modified = headers.getlist("last-modified")
-        app_time = _http_time(modified[0]) if len(modified) == 1 else None
+        app_time = http_time(modified[0]) if len(modified) == 1 else None
         if app_time is None:
             del headers["last-modified"]
         else:
@@ -168,9 +168,9 @@ def not_modified(conditions: Mapping[bytes, str], headers: MutableHeaders) -> bo
         ours = _opaque(etags[0]) if len(etags) == 1 else None
         return ours is not None and ours in {_opaque(tag) for tag in _split_etags(wanted)}
     if b"if-modified-since" in conditions:
-        since = _http_time(conditions[b"if-modified-since"])
+        since = http_time(conditions[b"if-modified-since"])
         modified = headers.getlist("last-modified")
-        at = _http_time(modified[0]) if len(modified) == 1 else None
+        at = http_time(modified[0]) if len(modified) == 1 else None
         return since is not None and at is not None and at <= since
     return False
 
@@ -201,7 +201,7 @@ def _etag_safe(text: str) -> str:
     return "".join(ch for ch in text if ch == "!" or "#" <= ch <= "~")
 
 
-def _http_time(value: str) -> int | None:
+def http_time(value: str) -> int | None:
     """An HTTP date as seconds since the epoch, or None when it is not one."""
     try:
         parsed = parsedate_to_datetime(value.strip())

@@ -35,6 +35,7 @@ from adinject.http.headers import (
     without_conditionals,
     without_opt_out,
 )
+from adinject.http.ranges import window_for
 from adinject.http.responder import Responder
 from adinject.http.rules_like import RulesLike
 from adinject.result import ApplyResult
@@ -104,11 +105,22 @@ class InjectResponder(Responder):
 
     def _answer_for_app(self, message: Message) -> None:
         """A response we leave alone, to a request we took conditions off: answer them as the app would have,
-        from its own validators (a 304 in its place when they match)."""
+        from its own validators (a 304 in its place when they match) and its own bytes (a range of them)."""
         if self._conditions and message.get("status") == 200 and not message.get("trailers", False):
             headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
             if not_modified(self._conditions, headers):
                 self.answer = not_modified_start(headers)
+            elif self._may_cut():
+                # Not a page we modify (a video or a PDF under the rules' URLs): its range, cut from the
+                # whole response the app sent, as the app would have answered the Range we took.
+                cut = window_for(self._conditions, message)
+                if cut is not None:
+                    self.window, self.answer = cut
+
+    def _may_cut(self) -> bool:
+        # Range is defined for GET only (RFC 9110 §14.2).
+        method: str = self.scope.get("method", "GET")
+        return method == "GET"
 
     async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
         """The start and body to send for a complete candidate body, or the 304 that stands for them when the

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from starlette.types import Message, Receive, Scope, Send
 
 from adinject.http.headers import request_headers, without_opt_out
+from adinject.http.ranges import Window, send_file_window
 from adinject.http.rules_like import RulesLike
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("adinject")
 
-Phase = Literal["waiting", "holding", "done", "answered"]
+Phase = Literal["waiting", "holding", "done", "answered", "slicing", "answered_done"]
 
 
 class Responder:
@@ -43,6 +44,7 @@ class Responder:
     """
 
     __slots__ = (
+        "_position",
         "_request",
         "answer",
         "chunks",
@@ -54,6 +56,7 @@ class Responder:
         "send",
         "size",
         "state",
+        "window",
     )
 
     def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
@@ -67,8 +70,11 @@ class Responder:
         self.send: Send = _unattached
         self.state: object = None
         self._request: dict[str, str] | None = None
-        # A start to send instead of the app's, with no body, when `start_hook` sets it (and returns None).
+        # A start to send instead of the app's, with no body, when `start_hook` sets it (and returns None);
+        # with `window` too, the bytes of the app's body in it follow (a range of a response left alone).
         self.answer: Message | None = None
+        self.window: Window | None = None
+        self._position = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -115,6 +121,8 @@ class Responder:
             await self._hold(message)
         elif self.phase == "waiting" and message["type"] == "http.response.start":
             await self._start(message)
+        elif self.phase == "slicing":
+            await self._slice(message)
         elif self.phase == "answered":
             # The app's body for the start we replaced: dropped; its end ends our bodiless answer.
             ends = message["type"] in ("http.response.pathsend", "http.response.zerocopysend") or (
@@ -123,6 +131,8 @@ class Responder:
             if ends:
                 self.phase = "done"
                 await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        elif self.phase == "answered_done":
+            return  # the rest of a body whose window has been sent
         else:
             # Early hints before the start, trailers, pathsend, anything after we decided: as it comes.
             await self.send(message)
@@ -135,13 +145,35 @@ class Responder:
             held = None
         if held is None:
             if self.answer is not None:
-                self.phase = "answered"
+                satisfiable = self.window is not None and self.window.satisfiable
+                self.phase = "slicing" if satisfiable else "answered"
                 await self.send(self.answer)
                 return
             self.phase = "done"
             await self.send(_strip_opt_out_or_same(message))
             return
         self.held, self.phase = held, "holding"
+
+    async def _slice(self, message: Message) -> None:
+        """The app's body within `window`: the answer ends with the window; the rest is dropped."""
+        assert self.window is not None
+        if message["type"] == "http.response.pathsend":
+            # The server would send the file at this path: we send the window of it instead.
+            await send_file_window(self.send, message["path"], self.window)
+            self.phase = "answered_done"
+            return
+        if message["type"] != "http.response.body":
+            return
+        body: bytes = message.get("body", b"")
+        start = self._position
+        self._position += len(body)
+        first, last = self.window.first, self.window.last
+        piece = body[max(first - start, 0) : max(last + 1 - start, 0)]
+        done = self._position > last or not message.get("more_body", False)
+        if piece or done:
+            await self.send({"type": "http.response.body", "body": piece, "more_body": not done})
+        if done:
+            self.phase = "answered_done"
 
     async def _hold(self, message: Message) -> None:
         if message["type"] != "http.response.body":
