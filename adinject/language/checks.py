@@ -11,16 +11,20 @@ import difflib
 import json
 import re
 from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 
 import jinja2
 import yaml
+from jinja2 import nodes
+from jinja2.nodes import Impossible
 
+from adinject.language import budget
 from adinject.language.globs import check_glob
 from adinject.language.problems import Problem
 from adinject.language.schema import AUTO, MISSING_MARKUP
 from adinject.language.selectors import check_selector
-from adinject.language.templates import environment
+from adinject.language.templates import environment, render_budgeted
 from adinject.language.yaml_source import File, KeyPath, Pos
 
 
@@ -138,6 +142,93 @@ def _check_templates(file: File) -> Iterator[Problem]:
                 file.templates[name] = template
             else:
                 file.variant_templates[(name, variant)] = template
+            over = _over_budget(template, text, name, variant or "")
+            if over is not None:
+                lineno, message = over
+                yield file.problem(path, message, _template_pos(file, path, lineno))
+
+
+# --- budgets, at load: what would go over a budget on every page is an error in the file
+
+
+def _over_budget(template: jinja2.Template, text: str, unit: str, variant: str) -> tuple[int, str] | None:
+    """(template line, message) for a template over a budget: a constant expression (`{{ 9 ** 8000000 }}`,
+    found without working it out, wherever it is), else a trial render for slot 1 of an empty page."""
+    found = _constant_over_budget(text)
+    if found is not None:
+        return found
+    variables = {
+        "slot": {
+            "id": "adinject-check-1",
+            "number": 1,
+            "paragraph": 1,
+            "rule": "",
+            "unit": unit,
+            "variant": variant,
+        },
+        "page": {"path": "/", "title": "", "meta": {}},
+        "context": {},
+        "promotions": [],
+    }
+    meter = budget.Meter(deadline=budget.thread_clock() + budget.PAGE_SECONDS)
+    try:
+        render_budgeted(template, variables, meter)
+    except budget.OutOfTime:
+        return None  # the clock is no reason to refuse rules: the server switches the unit off if it is slow
+    except budget.BudgetExceeded as exc:
+        line = exc.lineno or _template_line(template, exc.__traceback__)
+        return line, f"the template goes over a budget (rendered for slot 1 of a page without context): {exc}"
+    except Exception:
+        pass
+    return None
+
+
+def _constant_over_budget(text: str) -> tuple[int, str] | None:
+    env = environment()
+    try:
+        tree = env.parse(text)
+    except jinja2.TemplateSyntaxError:
+        return None
+    for node in tree.find_all((nodes.BinExpr, nodes.Filter, nodes.Call)):
+        try:
+            _fold(node, env)
+        except budget.BudgetExceeded as exc:
+            return node.lineno, f"the template goes over a budget: {exc}"
+    return None
+
+
+def _fold(node: nodes.Node, env: jinja2.Environment) -> None:
+    """Raise BudgetExceeded if `node`, with constant operands, would go over a budget (without working out
+    what the budget refuses)."""
+    try:
+        if isinstance(node, nodes.BinExpr):
+            left, right = node.left.as_const(), node.right.as_const()
+            budget.check_binop(node.operator, left, right)
+        elif isinstance(node, nodes.Filter):
+            node.as_const()
+        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
+            func = env.globals.get(node.node.name) if node.node.name in ("range", "lipsum") else None
+            if callable(func) and not node.dyn_args and not node.dyn_kwargs:
+                args = [arg.as_const() for arg in node.args]
+                kwargs = {kw.key: kw.value.as_const() for kw in node.kwargs}
+                func(*args, **kwargs)
+    except Impossible as exc:
+        if isinstance(exc.__cause__, budget.BudgetExceeded):
+            raise exc.__cause__ from None
+    except budget.BudgetExceeded:
+        raise
+    except Exception:
+        pass
+
+
+def _template_line(template: jinja2.Template, tb: TracebackType | None) -> int:
+    """The template line the compiled code was on when it raised (the innermost template frame)."""
+    line = 1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
 
 
 _SLOT_ID = re.compile(r"\bslot\.id\b|slot\[\s*['\"]id['\"]\s*\]")
