@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -22,19 +22,29 @@ from jinja2.nodes import Impossible
 from adinject.language import budget
 from adinject.language.globs import check_glob
 from adinject.language.problems import Problem
-from adinject.language.schema import AUTO, MISSING_MARKUP
+from adinject.language.schema import (
+    AUTO,
+    GPT_LIBRARY_HOSTS,
+    GPT_LIBRARY_URL_PATTERN,
+    MISSING_MARKUP,
+    gpt_library_url_problem,
+)
 from adinject.language.selectors import check_selector
 from adinject.language.templates import environment, render_budgeted
 from adinject.language.yaml_source import File, KeyPath, Pos
 
 
-def check_across_files(files: list[File], problems: list[Problem]) -> None:
+def check_across_files(
+    files: list[File], problems: list[Problem], *, gpt_hosts: Collection[str] = GPT_LIBRARY_HOSTS
+) -> None:
     parsed = [f for f in files if f.parsed]
     for file in parsed:
         problems.extend(_check_rule_values(file))
         problems.extend(_check_templates(file))
+        problems.extend(_check_scripts(file))
         problems.extend(_check_units(file))
         problems.extend(_check_class_names(file))
+        problems.extend(_check_gpt_library_url(file, gpt_hosts))
     problems.extend(_check_unique_units(parsed))
     problems.extend(_check_unique_rules(parsed))
     problems.extend(_check_single_settings(parsed))
@@ -229,6 +239,66 @@ def _template_line(template: jinja2.Template, tb: TracebackType | None) -> int:
             line = template.get_corresponding_lineno(tb.tb_lineno)
         tb = tb.tb_next
     return line
+
+
+# --- scripts in unit markup: allowed (ad units carry them), but shown
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+_TAG = re.compile(r"<[a-zA-Z][^<>]*>")
+_HANDLER = re.compile(r"[\s\"'/](on[a-z]+)\s*=", re.IGNORECASE)
+_JS_URL = re.compile(r"[\s\"'/](?:href|src|action|formaction)\s*=\s*[\"']?\s*javascript:", re.IGNORECASE)
+
+
+def _blank_jinja(text: str) -> str:
+    """The template's markup with its {{ }}, {% %} and {# #} blanked out, offsets and lines kept."""
+    return _JINJA.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+
+
+def script_findings(text: str) -> list[tuple[int, str]]:
+    """(template line, message) for every inline script, on* handler and javascript: URL in the markup."""
+    markup = _blank_jinja(text)
+    found: list[tuple[int, str]] = []
+
+    def line(offset: int) -> int:
+        return markup.count("\n", 0, offset) + 1
+
+    for match in _SCRIPT.finditer(markup):
+        message = "an inline <script> in a unit runs on every page the unit lands on"
+        found.append((line(match.start()), message))
+    for tag in _TAG.finditer(markup):
+        for handler in _HANDLER.finditer(tag.group()):
+            name = handler.group(1).lower()
+            found.append(
+                (line(tag.start() + handler.start(1)), f"an event handler attribute ({name}=) runs script")
+            )
+        if _JS_URL.search(tag.group()):
+            found.append((line(tag.start()), "a javascript: URL runs script"))
+    return sorted(found)
+
+
+_SCRIPT_NOTE = (
+    "; allowed (ad units carry scripts), but make sure it is meant to be there: it runs with the page's "
+    "rights"
+)
+
+
+def _check_scripts(file: File) -> Iterator[Problem]:
+    for name, unit in raw_units(file).items():
+        for path, text, _ in _unit_markups(name, unit):
+            for lineno, message in script_findings(text):
+                yield file.warning(path, message + _SCRIPT_NOTE, _template_pos(file, path, lineno))
+
+
+def _check_gpt_library_url(file: File, hosts: Collection[str]) -> Iterator[Problem]:
+    settings = file.data.get("settings") if isinstance(file.data, dict) else None
+    url = settings.get("gpt_library_url") if isinstance(settings, dict) else None
+    # Values the schema's pattern refuses (not a URL at all) are reported there already.
+    if isinstance(url, str) and re.match(GPT_LIBRARY_URL_PATTERN, url):
+        problem = gpt_library_url_problem(url, hosts)
+        if problem is not None:
+            yield file.problem(("settings", "gpt_library_url"), problem)
 
 
 _SLOT_ID = re.compile(r"\bslot\.id\b|slot\[\s*['\"]id['\"]\s*\]")

@@ -12,6 +12,7 @@ result (compile.py).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from adinject.language import sources
@@ -19,6 +20,7 @@ from adinject.language.checks import check_across_files, raw_units
 from adinject.language.compile import CompiledRules, CompiledUnit, CompiledVariant, compile_rules
 from adinject.language.messages import validate_data_file, validate_rule_file
 from adinject.language.problems import Problem, RulesError
+from adinject.language.schema import GPT_LIBRARY_HOSTS
 from adinject.language.sources import RULE_FILE_SUFFIXES, DataKind
 from adinject.language.yaml_source import File, dotted, read_file
 
@@ -32,10 +34,14 @@ __all__ = [
 ]
 
 
-def load_rule_set(path: str | os.PathLike[str]) -> CompiledRules:
+def load_rule_set(
+    path: str | os.PathLike[str], *, gpt_hosts: Collection[str] = GPT_LIBRARY_HOSTS
+) -> CompiledRules:
     """Load a rules folder (every `*.yaml` and `*.yml` in it, sorted by name) or a single rule file.
 
-    Raises `RulesError` with every problem found, in file order and then line order.
+    Raises `RulesError` with every problem found, in file order and then line order (warnings among them).
+    Warnings alone do not stop the load: they come back in `CompiledRules.warnings`. `gpt_hosts`: the hosts
+    `settings.gpt_library_url` may name (a path on the site is always allowed).
     """
     root = Path(path)
     folder = sources.folder_of(root)
@@ -49,12 +55,12 @@ def load_rule_set(path: str | os.PathLike[str]) -> CompiledRules:
             validate_rule_file(file, problems)
     data = _load_data_files(refs, {_resolved(f.name): f for f in found}, folder, problems)
     if files:
-        check_across_files(files, problems)
-    if problems:
-        order = {f.name: i for i, f in enumerate([*files, *data.values()])}
-        problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.col))
+        check_across_files(files, problems, gpt_hosts=gpt_hosts)
+    order = {f.name: i for i, f in enumerate([*files, *data.values()])}
+    problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.col))
+    if any(p.is_error for p in problems):
         raise RulesError(problems)
-    return compile_rules(files, data, folder)
+    return compile_rules(files, data, folder, warnings=tuple(problems))
 
 
 # --- finding and reading files

@@ -55,6 +55,7 @@ def test_a_hostile_template_is_refused_fast_at_its_line(tmp_path: Path, template
     assert time.perf_counter() - started < 1.0
     assert (problem.line, problem.col, problem.key) == (6, 7, "units.ad.html")
     assert "budget" in problem.message
+    assert problem.is_error
 
 
 def test_jinja_does_not_fold_a_huge_constant_while_compiling() -> None:
