@@ -20,8 +20,10 @@ hold the server for seconds or put megabytes into an article. So every unit rend
 
 * **A clock is the backstop** for what slips through (one slow call into C code, say): the units of one
   page may use `PAGE_SECONDS` of the thread's CPU time (not wall time, so a busy server, waiting for the
-  GIL, does not trip it). The meter reads the clock every `CLOCK_EVERY` steps; a unit that trips it raises
-  `OutOfTime`, and the engine switches it off until the rules change.
+  GIL, does not trip it). The meter reads the clock every `CLOCK_EVERY` steps, whenever a value of
+  `CLOCK_CHARS` or more is made, and when the render ends, however it ends: a unit that is past the
+  deadline then raises `OutOfTime` (even if it also went over a counted budget, or failed), and the engine
+  switches it off until the rules change, rather than paying for it again on every page.
 
 Outside a render (Jinja folding constants while it compiles a template) there is no meter, and only the
 per-value limits hold: a refused constant is then simply not folded, and is refused again when it renders.
@@ -40,12 +42,13 @@ from typing import Any
 
 MAX_VALUE = 65_536  # characters and items in one value a template makes
 MAX_NUMBER_BITS = 14_300  # about 4,300 decimal digits: Python prints no larger number
-MAX_STEPS = 10_000  # loop iterations, calls and range items per unit render
+MAX_STEPS = 5_000  # loop iterations, calls and range items per unit render
 MAX_WORK = 1_000_000  # characters made and printed per unit render
 MAX_UNIT_BYTES = 65_536  # one unit's markup, encoded
 MAX_PAGE_UNIT_BYTES = 262_144  # every unit of one page, encoded
 PAGE_SECONDS = 0.1  # CPU time of the thread for all the units of one page (the backstop)
 CLOCK_EVERY = 64  # steps between two looks at the clock
+CLOCK_CHARS = 4_096  # a value at least this large makes the meter look at the clock
 
 
 class BudgetExceeded(Exception):
@@ -97,9 +100,14 @@ class Meter:
         self.work += chars
         if self.work > MAX_WORK:
             raise BudgetExceeded(f"the template made more than {MAX_WORK:,} characters in all")
+        if chars >= CLOCK_CHARS:
+            self.check_time()
+
+    def over_time(self) -> bool:
+        return self.deadline is not None and (self.clock or thread_clock)() > self.deadline
 
     def check_time(self) -> None:
-        if self.deadline is not None and (self.clock or thread_clock)() > self.deadline:
+        if self.over_time():
             raise OutOfTime(f"the page's units took more than {PAGE_SECONDS * 1000:g} ms")
 
 

@@ -209,15 +209,26 @@ def render_budgeted(template: Template, variables: Mapping[str, Any], meter: bud
     # every exception themselves, so call it directly (a few microseconds per unit on a hot path).
     parts: list[str] = []
     size = 0
-    with budget.metered(meter):
-        generator = template.root_render_func(template.new_context(dict(variables)))
-        for part in generator:
-            size += len(part)
-            if size > budget.MAX_UNIT_BYTES:
-                frame = getattr(generator, "gi_frame", None)
-                line = template.get_corresponding_lineno(frame.f_lineno) if frame is not None else None
-                message = f"the unit's markup is over {budget.MAX_UNIT_BYTES:,} bytes"
-                raise budget.BudgetExceeded(message, line)
-            parts.append(part)
+    try:
+        with budget.metered(meter):
+            generator = template.root_render_func(template.new_context(dict(variables)))
+            for part in generator:
+                size += len(part)
+                if size > budget.MAX_UNIT_BYTES:
+                    frame = getattr(generator, "gi_frame", None)
+                    line = template.get_corresponding_lineno(frame.f_lineno) if frame is not None else None
+                    message = f"the unit's markup is over {budget.MAX_UNIT_BYTES:,} bytes"
+                    raise budget.BudgetExceeded(message, line)
+                parts.append(part)
+    except budget.OutOfTime:
+        raise
+    except Exception as exc:
+        # However the render ended, a unit past the deadline is out of time: it is switched off, not paid
+        # for again on every page only to fail the same way.
+        if meter.over_time():
+            raise budget.OutOfTime(
+                f"{exc} (and the page's units took more than the backstop's time)"
+            ) from exc
+        raise
     meter.check_time()
     return "".join(parts)

@@ -96,7 +96,7 @@ def test_the_budgets_count_steps_and_work() -> None:
 
 
 def test_the_output_cap_stops_a_unit_as_it_renders() -> None:
-    template = environment().from_string("{% for i in range(9000) %}{{ s }}{% endfor %}")
+    template = environment().from_string("{% for i in range(700) %}{{ s }}{% endfor %}")
     with pytest.raises(budget.BudgetExceeded, match="markup is over 65,536 bytes"):
         render_budgeted(template, {"s": "x" * 100}, budget.Meter())
 
@@ -112,6 +112,32 @@ def test_weighing_a_value_shared_many_times_stops_at_the_limit() -> None:
 def test_the_clock_backstop_raises_out_of_time() -> None:
     ticks = iter(range(0, 10**6))
     meter = budget.Meter(deadline=5, clock=lambda: next(ticks))
-    template = environment().from_string("{% for i in range(5000) %}x{% endfor %}")
+    template = environment().from_string("{% for i in range(2000) %}x{% endfor %}")
     with pytest.raises(budget.OutOfTime):
         render_budgeted(template, {}, meter)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ nothing() }}",  # an error
+        '{% set a = "x" * 60000 %}{% for i in range(40) %}{{ a ~ "" }}{% endfor %}',  # over the work budget
+    ],
+)
+def test_a_render_past_the_deadline_is_out_of_time_however_it_ends(template: str) -> None:
+    # Switched off rather than paid for again on every page only to end the same way.
+    meter = budget.Meter(deadline=5, clock=lambda: 10.0)
+    with pytest.raises(budget.OutOfTime):
+        render_budgeted(environment().from_string(template), {}, meter)
+
+
+def test_a_large_value_makes_the_meter_look_at_the_clock() -> None:
+    looks: list[int] = []
+
+    def clock() -> float:
+        looks.append(1)
+        return 0.0
+
+    meter = budget.Meter(deadline=5, clock=clock)
+    render_budgeted(environment().from_string('{{ "x" * 5000 }}{{ "y" * 10 }}'), {}, meter)
+    assert len(looks) == 3  # the 5,000 characters made and printed, and the end of the render; not the 10
