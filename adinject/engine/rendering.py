@@ -5,6 +5,10 @@ one beside its plan cache; `Rules.apply` has its own): the rendered edits of a p
 of the response (no `context`, no GPT nonce), and the markup of units that read only `slot`, since every
 page has a slot 1, 2, 3 of each. Plans themselves are never written to: a plan held by a plan cache is read
 by many threads at once.
+
+Every unit renders under the template budgets (`adinject.language.budget`): one over a counted budget is
+skipped as `budget`, the page's units share an output cap, and the unit that trips the page's time backstop
+is switched off for this rules version (`RuleIndex.switched_off`) and skipped as `too_slow` from then on.
 """
 
 from __future__ import annotations

@@ -153,10 +153,16 @@ def _budgeted_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if prechecked:
             try:
-                bound = signature.bind(*args, **kwargs).arguments
+                bound = signature.bind(*args, **kwargs)
             except TypeError:
-                bound = {}
-            budget.check_filter(name, bound)
+                pass  # the filter raises the error itself
+            else:
+                value = bound.arguments.get("value")
+                if name == "join" and isinstance(value, Iterator):
+                    # A generator (`range(n) | map(...)`) is measured as the list it is about to be.
+                    bound.arguments["value"] = list(value)
+                    args, kwargs = bound.args, bound.kwargs
+                budget.check_filter(name, bound.arguments)
         result = func(*args, **kwargs)
         if isinstance(result, Iterator) and not isinstance(result, str):
             return result

@@ -31,6 +31,7 @@ HOSTILE = [
     '{% set a = "x" * 60000 %}{% set b = [a, a, a, a] %}{{ b | length }}',
     '{% set ns = namespace(s="xx") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}',
     '{% for i in range(5000) %}{{ "abcdefghij" * 1000 }}{% endfor %}',
+    '{{ range(4000) | map("string") | join("x" * 60000) }}',
 ]
 
 
@@ -79,6 +80,7 @@ OK_TEMPLATES = [
     ),
     ("{{ lipsum(1, false, 3, 4) | wordcount > 0 }}", "True"),
     ('{% for a, b in [(1, 2)] %}{{ a + b }}{% endfor %}{{ ("x", "y") | join }}', "3xy"),
+    ('{{ range(3) | map("string") | join("-") }}', "0-1-2"),
 ]
 
 
