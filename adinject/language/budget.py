@@ -13,8 +13,9 @@ hold the server for seconds or put megabytes into an article. So every unit rend
     `center`, `replace`, `lipsum`, `range`, format widths ...), so a refused value is never built;
   * one render takes at most `MAX_STEPS` steps: loop iterations, macro calls, function calls and the
     items of every `range`;
-  * one render makes at most `MAX_WORK` characters in all (every value made and every value printed,
-    and the template's own text once per loop iteration or macro call);
+  * one render does at most `MAX_WORK` characters of work in all: every value made, printed, or read
+    through by a filter or a text's method (a number counts as its digits), and the template's own text
+    once per loop iteration or macro call;
   * a unit's markup is at most `MAX_UNIT_BYTES`; the units of one page together `MAX_PAGE_UNIT_BYTES`
     (the engine checks these two).
 
@@ -171,15 +172,21 @@ def check_int(value: object) -> None:
 
 
 def made(value: Any) -> Any:
-    """`value`, once it is known to be within the per-value limits (charged to the render's work)."""
+    """`value`, once it is known to be within the per-value limits (charged to the render's work; a number
+    as the digits it prints as)."""
     check_int(value)
-    size = weight(value)
+    size = value.bit_length() * 3 // 10 if isinstance(value, int) else weight(value)
     if size > MAX_VALUE:
         raise _too_big("a value")
+    read(size)
+    return value
+
+
+def read(size: int) -> None:
+    """Charge `size` characters of work (a value made, or one a filter or a method reads through)."""
     meter = _current.get()
     if meter is not None and size:
         meter.charge(size)
-    return value
 
 
 def _length(value: object) -> int | None:
@@ -309,6 +316,8 @@ def check_method(obj: object, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
     inner = getattr(obj, "__wrapped__", obj)
     owner = getattr(inner, "__self__", None)
     name = getattr(inner, "__name__", "")
+    if isinstance(owner, str | bytes):
+        read(len(owner))  # a method of a text reads through it: "...".count("b") 5,000 times is work
     if isinstance(owner, str) and name in ("format", "format_map"):
         check_format_spec(owner)
     elif isinstance(owner, str | bytes):

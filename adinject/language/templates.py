@@ -148,9 +148,13 @@ def _finalize(value: Any) -> Any:
 def _budgeted_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     signature = inspect.signature(func)
     prechecked = name in {"center", "indent", "replace", "format", "batch", "slice", "join"}
+    # The filtered value comes after the context, eval context or environment when Jinja passes one.
+    at = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
 
     @functools.wraps(func)  # keeps Jinja's pass_context / pass_environment marks
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > at:
+            budget.read(budget.weight(args[at], budget.MAX_WORK))  # a filter reads what it filters
         if prechecked:
             try:
                 bound = signature.bind(*args, **kwargs)

@@ -143,3 +143,17 @@ def test_a_large_value_makes_the_meter_look_at_the_clock() -> None:
     meter = budget.Meter(deadline=5, clock=clock)
     render_budgeted(environment().from_string('{{ "x" * 5000 }}{{ "y" * 10 }}'), {}, meter)
     assert len(looks) == 3  # the 5,000 characters made and printed, and the end of the render; not the 10
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        # Work that makes little but reads a lot: counted, so it ends the same on a fast or a busy server.
+        '{% set s = "a" * 60000 %}{% for i in range(2400) %}{{ s | wordcount }}{% endfor %}',
+        '{% set s = "ab" * 30000 %}{% for i in range(2400) %}{{ s.count("b") }}{% endfor %}',
+        "{% macro m() %}{% for i in range(2400) %}{{ 2 ** 14000 }}{% endfor %}{% endmacro %}{{ m() | length }}",
+    ],
+)
+def test_reading_and_printing_count_as_work(template: str) -> None:
+    with pytest.raises(budget.BudgetExceeded, match="1,000,000 characters"):
+        render_budgeted(environment().from_string(template), {}, budget.Meter())
