@@ -6,7 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from adinject.language import budget
 from adinject.language.loader import load_rule_set
@@ -157,3 +161,46 @@ def test_a_large_value_makes_the_meter_look_at_the_clock() -> None:
 def test_reading_and_printing_count_as_work(template: str) -> None:
     with pytest.raises(budget.BudgetExceeded, match="1,000,000 characters"):
         render_budgeted(environment().from_string(template), {}, budget.Meter())
+
+
+# --- the budgets change nothing for templates within them
+
+_PIECES = [
+    "<p>{{ slot.number }}</p>",
+    "{{ slot.number * 3 + 2 }}",
+    "{{ 2 ** slot.number }}",
+    '{{ "ab" * slot.number }}',
+    '{{ "%03d" % slot.number }}',
+    '{{ "{:>4}|{}".format(slot.number, "x") }}',
+    "{{ [1, 2, slot.number] | join(',') }}",
+    "{{ (1, 'b') | list | length }}",
+    "{{ {'a': slot.number}.a }}",
+    "{{ page.title ~ '!' ~ slot.number }}",
+    "{{ page.title | upper | replace('T', 't') | center(9) }}",
+    "{{ page.title | indent(2) }}{{ page.title | truncate(3) }}",
+    "{{ range(slot.number) | map('string') | join('-') }}",
+    "{{ range(7) | batch(3) | list }}{{ range(7) | slice(2) | list }}",
+    "{% for i in range(slot.number) %}[{{ loop.index }}{{ loop.cycle('a', 'b') }}]{% endfor %}",
+    "{% for k, v in {'x': 1, 'y': 2} | dictsort %}{{ k }}={{ v }};{% else %}none{% endfor %}",
+    "{% macro m(x) %}<b>{{ x }}</b>{% endmacro %}{{ m(slot.number) }}{{ m('<i>') }}",
+    "{% call m2() %}inner{% endcall %}",
+    "{% set ns = namespace(t=0) %}{% for i in range(4) %}{% set ns.t = ns.t + i %}{% endfor %}{{ ns.t }}",
+    "{% if slot.number > 2 %}big{% elif slot.number %}small{% else %}zero{% endif %}",
+    "{% filter upper %}shout {{ slot.number }}{% endfilter %}",
+    "{% set block %}x{{ slot.number }}y{% endset %}{{ block }}",
+    "{{ '<script>' }}{{ context.missing.deeper }}",
+]
+_MACRO = "{% macro m2() %}<u>{{ caller() }}</u>{% endmacro %}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8), number=st.integers(0, 6))
+def test_templates_within_budget_render_exactly_as_jinja_does(pieces: list[str], number: int) -> None:
+    source = _MACRO + "".join(pieces)
+    variables = {"slot": {"number": number}, "page": {"title": "The <Title>"}, "context": {}}
+    plain = ImmutableSandboxedEnvironment(
+        autoescape=True, undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    expected = plain.from_string(source).render(variables)
+    got = render_budgeted(environment().from_string(source), variables, budget.Meter())
+    assert got == expected
