@@ -94,7 +94,7 @@ class BudgetedCodeGenerator(CodeGenerator):
     """Jinja's code generator with the budget's hooks in the compiled code."""
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
-        for loop in node.find_all((nodes.For, nodes.Macro, nodes.CallBlock)):
+        for loop in list(node.find_all((nodes.For, nodes.Macro, nodes.CallBlock))):
             assert isinstance(loop, nodes.For | nodes.Macro | nodes.CallBlock)
             loop.body.insert(0, _step_node(loop.body, loop.lineno, self.environment))
         super().visit_Template(node, frame)
@@ -177,9 +177,13 @@ def _budgeted_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _range(*args: int) -> range:
     rng = range(*args)
-    if len(rng) > MAX_RANGE:
-        raise budget.BudgetExceeded(f"a range of {len(rng):,} items is too long")
-    budget.check_range(len(rng))
+    try:
+        length = len(rng)
+    except OverflowError:  # more items than a machine word counts
+        length = MAX_RANGE + 1
+    if length > MAX_RANGE:
+        raise budget.BudgetExceeded(f"a range of {length:,} items is too long")
+    budget.check_range(length)
     return rng
 
 

@@ -36,6 +36,7 @@ HOSTILE = [
     '{% set ns = namespace(s="xx") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}',
     '{% for i in range(5000) %}{{ "abcdefghij" * 1000 }}{% endfor %}',
     '{{ range(4000) | map("string") | join("x" * 60000) }}',
+    "{% for i in range(10 ** 30) %}x{% endfor %}",
 ]
 
 
