@@ -21,10 +21,10 @@ hold the server for seconds or put megabytes into an article. So every unit rend
 
 * **A clock is the backstop** for what slips through (one slow call into C code, say): the units of one
   page may use `PAGE_SECONDS` of the thread's CPU time (not wall time, so a busy server, waiting for the
-  GIL, does not trip it). The meter reads the clock every `CLOCK_EVERY` steps, whenever a value of
-  `CLOCK_CHARS` or more is made, and when the render ends, however it ends: a unit that is past the
-  deadline then raises `OutOfTime` (even if it also went over a counted budget, or failed), and the engine
-  switches it off until the rules change, rather than paying for it again on every page.
+  GIL, does not trip it). The meter reads the clock every `CLOCK_EVERY` steps, whenever `CLOCK_CHARS` or
+  more characters of work are charged at once, and when the render ends, however it ends: a unit that is
+  past the deadline then raises `OutOfTime` (even if it also went over a counted budget, or failed), and
+  the engine switches it off until the rules change, rather than paying for it again on every page.
 
 Outside a render (Jinja folding constants while it compiles a template) there is no meter, and only the
 per-value limits hold: a refused constant is then simply not folded, and is refused again when it renders.
