@@ -80,6 +80,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
         return 1
     compiled = rules.compiled
+    for warning in compiled.warnings:
+        print(warning)
     print(
         f"ok: {len(compiled.files)} file(s), {len(compiled.rules)} rule(s), {len(compiled.units)} unit(s), "
         f"version {rules.version}"

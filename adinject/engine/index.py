@@ -3,6 +3,8 @@ at load. Planning and rendering then only look things up."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,6 +17,51 @@ from adinject.language.schema import Rule, Settings
 from adinject.language.templates import environment
 from adinject.targeting.conditions import depends_on_time, request_reads, uses_request
 from adinject.targeting.facts import bucket_headers
+
+log = logging.getLogger("adinject")
+
+
+class SwitchedOff:
+    """Units switched off for this rules version because they tripped the time backstop while rendering.
+
+    The budgets in `adinject.language.budget` are counts and decide the same on every page; the backstop is
+    a clock, so a unit that trips it is not rendered again (on every request, at the same cost) but kept out
+    until the rules change: a new version gets a new index, and so a new, empty registry. Logged once per
+    unit; `count` is how many units were switched off. Thread-safe.
+    """
+
+    __slots__ = ("_lock", "_units", "version")
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self._units: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def reason(self, unit: str) -> str | None:
+        return self._units.get(unit)
+
+    def switch_off(self, unit: str, reason: str) -> bool:
+        """Keep `unit` out from now on; True the first time (the caller that logs)."""
+        with self._lock:
+            if unit in self._units:
+                return False
+            self._units[unit] = reason
+        log.warning(
+            "adinject: unit %r switched off until the rules change (version %s): %s",
+            unit,
+            self.version,
+            reason,
+        )
+        return True
+
+    @property
+    def units(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._units)
+
+    @property
+    def count(self) -> int:
+        return len(self._units)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +84,7 @@ class RuleIndex:
         "compiled",
         "reads",
         "settings",
+        "switched_off",
         "targeted",
         "timed",
         "units",
@@ -65,6 +113,7 @@ class RuleIndex:
         # Whether any request can change a plan at all: if not, planning never looks at the request.
         self.targeted = any(uses_request(rule.when) or self.has_variants(rule) for rule, _ in self._active)
         self.units = _unit_facts(compiled, [rule for rule, _ in self._active])
+        self.switched_off = SwitchedOff(compiled.version)
 
     @property
     def rule_count(self) -> int:

@@ -5,6 +5,10 @@ one beside its plan cache; `Rules.apply` has its own): the rendered edits of a p
 of the response (no `context`, no GPT nonce), and the markup of units that read only `slot`, since every
 page has a slot 1, 2, 3 of each. Plans themselves are never written to: a plan held by a plan cache is read
 by many threads at once.
+
+Every unit renders under the template budgets (`adinject.language.budget`): one over a counted budget is
+skipped as `budget`, the page's units share an output cap, and the unit that trips the page's time backstop
+is switched off for this rules version (`RuleIndex.switched_off`) and skipped as `too_slow` from then on.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from adinject.engine.planning import Plan
 from adinject.gpt.csp import script_permit
 from adinject.gpt.script import WiredSlot, display_script, head_markup
 from adinject.gpt.slot import SlotError, wire_slot
+from adinject.language import budget
 from adinject.language.loader import CompiledUnit
 from adinject.language.schema import Settings
 from adinject.page.encoding import encode_fragment
@@ -139,8 +144,11 @@ def _render(
     edits: list[Edit] = []
     insertions: list[Insertion] = []
     wired: list[WiredSlot] = []
+    # The backstop: all the units of this page share PAGE_SECONDS of this thread's CPU time.
+    deadline = budget.thread_clock() + budget.PAGE_SECONDS
+    page_bytes = 0
     for pu in plan.units:
-        made = _markup(pu, index, plan.page, context, gpt, cache)
+        made = _markup(pu, index, plan.page, context, gpt, cache, deadline)
         if isinstance(made, Skip):
             skipped.append(made)
             continue
@@ -152,6 +160,14 @@ def _render(
             skipped.append(checked)
             continue
         data = encode_fragment(checked, sniffed)
+        if len(data) > budget.MAX_UNIT_BYTES:  # characters were capped while rendering; bytes are here
+            skipped.append(pu.skip("budget", f"the unit's markup is over {budget.MAX_UNIT_BYTES:,} bytes"))
+            continue
+        if page_bytes + len(data) > budget.MAX_PAGE_UNIT_BYTES:
+            reason = f"the page's units would be over {budget.MAX_PAGE_UNIT_BYTES:,} bytes together"
+            skipped.append(pu.skip("budget", reason))
+            continue
+        page_bytes += len(data)
         edits.append(Edit(pu.offset, data))
         insertions.append(pu.landed(len(data), slot_id(pu.unit, pu.number)))
         if slot is not None:
@@ -203,18 +219,34 @@ def _markup(
     context: Mapping[str, Any],
     gpt: GptWiring,
     cache: RenderCache,
+    deadline: float | None = None,
 ) -> Made:
     compiled = index.unit(pu.unit)
     if compiled is None:
         return pu.skip("no_unit", f"unit '{pu.unit}' is not defined")
+    off = index.switched_off.reason(pu.unit)
+    if off is not None:
+        return pu.skip("too_slow", f"the unit is switched off until the rules change: {off}")
+    if deadline is not None and budget.thread_clock() > deadline:
+        # Units before this one used the page's time up: this one is not to blame, and is not switched off.
+        return pu.skip("too_slow", "the page's units used up their time before this one: not rendered")
     if pu.unit not in index.units.static_units:
-        return unit_markup(pu, compiled, page, context, gpt)
-    key = ("slot", index.compiled.version, pu.slot_key)
-    return cache.get_or_make(key, lambda: unit_markup(pu, compiled, page, context, gpt))
+        made = unit_markup(pu, compiled, page, context, gpt, deadline)
+    else:
+        key = ("slot", index.compiled.version, pu.slot_key)
+        made = cache.get_or_make(key, lambda: unit_markup(pu, compiled, page, context, gpt, deadline))
+    if isinstance(made, Skip) and made.code == "too_slow":
+        index.switched_off.switch_off(pu.unit, made.reason)
+    return made
 
 
 def unit_markup(
-    pu: PlannedInsertion, compiled: CompiledUnit, page: PageInfo, context: Mapping[str, Any], gpt: GptWiring
+    pu: PlannedInsertion,
+    compiled: CompiledUnit,
+    page: PageInfo,
+    context: Mapping[str, Any],
+    gpt: GptWiring,
+    deadline: float | None = None,
 ) -> Made:
     """The unit's markup for this slot, the GPT slot it wires (if any), and a note when its wiring failed;
     or the Skip that keeps the unit out."""
@@ -238,7 +270,12 @@ def unit_markup(
             context=context,
             variant=pu.variant,
             promotions=items,
+            meter=budget.Meter(deadline=deadline),
         )
+    except budget.OutOfTime as exc:
+        return pu.skip("too_slow", str(exc))
+    except budget.BudgetExceeded as exc:
+        return pu.skip("budget", f"the template went over a budget: {exc}")
     except Exception as exc:  # a template error skips this unit, never the page
         return pu.skip("render_failed", f"the template failed: {exc}")
     if not markup.strip():

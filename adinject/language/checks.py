@@ -10,27 +10,41 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from types import TracebackType
 from typing import Any
 
 import jinja2
 import yaml
+from jinja2 import nodes
+from jinja2.nodes import Impossible
 
+from adinject.language import budget
 from adinject.language.globs import check_glob
 from adinject.language.problems import Problem, describe
-from adinject.language.schema import AUTO, MISSING_MARKUP
+from adinject.language.schema import (
+    AUTO,
+    GPT_LIBRARY_HOSTS,
+    GPT_LIBRARY_URL_PATTERN,
+    MISSING_MARKUP,
+    gpt_library_url_problem,
+)
 from adinject.language.selectors import check_selector
-from adinject.language.templates import environment
+from adinject.language.templates import environment, render_budgeted
 from adinject.language.yaml_source import File, KeyPath, Pos
 
 
-def check_across_files(files: list[File], problems: list[Problem]) -> None:
+def check_across_files(
+    files: list[File], problems: list[Problem], *, gpt_hosts: Collection[str] = GPT_LIBRARY_HOSTS
+) -> None:
     parsed = [f for f in files if f.parsed]
     for file in parsed:
         problems.extend(_check_rule_values(file))
         problems.extend(_check_templates(file))
+        problems.extend(_check_scripts(file))
         problems.extend(_check_units(file))
         problems.extend(_check_class_names(file))
+        problems.extend(_check_gpt_library_url(file, gpt_hosts))
     problems.extend(_check_unique_units(parsed))
     problems.extend(_check_unique_rules(parsed))
     problems.extend(_check_single_settings(parsed))
@@ -143,6 +157,158 @@ def _check_templates(file: File) -> Iterator[Problem]:
                 file.templates[name] = template
             else:
                 file.variant_templates[(name, variant)] = template
+            over = _over_budget(template, text, name, variant or "")
+            if over is not None:
+                lineno, message = over
+                yield file.problem(path, message, _template_pos(file, path, lineno))
+
+
+# --- budgets, at load: what would go over a budget on every page is an error in the file
+
+
+LOAD_SECONDS = 1.0  # CPU time for the trial render of one template at load
+
+
+def _over_budget(template: jinja2.Template, text: str, unit: str, variant: str) -> tuple[int, str] | None:
+    """(template line, message) for a template over a budget: a constant expression (`{{ 9 ** 8000000 }}`,
+    found without working it out, wherever it is), else a trial render for slot 1 of an empty page."""
+    found = _constant_over_budget(text)
+    if found is not None:
+        return found
+    variables = {
+        "slot": {
+            "id": "adinject-check-1",
+            "number": 1,
+            "paragraph": 1,
+            "rule": "",
+            "unit": unit,
+            "variant": variant,
+        },
+        "page": {"path": "/", "title": "", "meta": {}},
+        "context": {},
+        "promotions": [],
+    }
+    # A generous deadline: time is no reason to refuse rules (the server switches a slow unit off), but a
+    # check must not hang on a template that is slow within its budgets.
+    meter = budget.Meter(deadline=budget.thread_clock() + LOAD_SECONDS)
+    try:
+        render_budgeted(template, variables, meter)
+    except budget.OutOfTime:
+        return None  # the clock is no reason to refuse rules: the server switches the unit off if it is slow
+    except budget.BudgetExceeded as exc:
+        line = exc.lineno or _template_line(template, exc.__traceback__)
+        return line, f"the template goes over a budget (rendered for slot 1 of a page without context): {exc}"
+    except Exception:
+        pass
+    return None
+
+
+def _constant_over_budget(text: str) -> tuple[int, str] | None:
+    env = environment()
+    try:
+        tree = env.parse(text)
+    except jinja2.TemplateSyntaxError:
+        return None
+    for node in tree.find_all((nodes.BinExpr, nodes.Filter, nodes.Call)):
+        try:
+            _fold(node, env)
+        except budget.BudgetExceeded as exc:
+            return node.lineno, f"the template goes over a budget: {exc}"
+    return None
+
+
+def _fold(node: nodes.Node, env: jinja2.Environment) -> None:
+    """Raise BudgetExceeded if `node`, with constant operands, would go over a budget (without working out
+    what the budget refuses)."""
+    try:
+        if isinstance(node, nodes.BinExpr):
+            left, right = node.left.as_const(), node.right.as_const()
+            budget.check_binop(node.operator, left, right)
+        elif isinstance(node, nodes.Filter):
+            node.as_const()
+        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
+            func = env.globals.get(node.node.name) if node.node.name in ("range", "lipsum") else None
+            if callable(func) and not node.dyn_args and not node.dyn_kwargs:
+                args = [arg.as_const() for arg in node.args]
+                kwargs = {kw.key: kw.value.as_const() for kw in node.kwargs}
+                func(*args, **kwargs)
+    except Impossible as exc:
+        if isinstance(exc.__cause__, budget.BudgetExceeded):
+            raise exc.__cause__ from None
+    except budget.BudgetExceeded:
+        raise
+    except Exception:
+        pass
+
+
+def _template_line(template: jinja2.Template, tb: TracebackType | None) -> int:
+    """The template line the compiled code was on when it raised (the innermost template frame)."""
+    line = 1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
+
+
+# --- scripts in unit markup: allowed (ad units carry them), but shown
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+_TAG = re.compile(r"<[a-zA-Z][^<>]*>")
+_HANDLER = re.compile(r"[\s\"'/](on[a-z]+)\s*=", re.IGNORECASE)
+_JS_URL = re.compile(r"[\s\"'/](?:href|src|action|formaction)\s*=\s*[\"']?\s*javascript:", re.IGNORECASE)
+
+
+def _blank_jinja(text: str) -> str:
+    """The template's markup with its {{ }}, {% %} and {# #} blanked out, offsets and lines kept."""
+    return _JINJA.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+
+
+def script_findings(text: str) -> list[tuple[int, str]]:
+    """(template line, message) for every inline script, on* handler and javascript: URL in the markup."""
+    markup = _blank_jinja(text)
+    found: list[tuple[int, str]] = []
+
+    def line(offset: int) -> int:
+        return markup.count("\n", 0, offset) + 1
+
+    for match in _SCRIPT.finditer(markup):
+        message = "an inline <script> in a unit runs on every page the unit lands on"
+        found.append((line(match.start()), message))
+    for tag in _TAG.finditer(markup):
+        for handler in _HANDLER.finditer(tag.group()):
+            name = handler.group(1).lower()
+            found.append(
+                (line(tag.start() + handler.start(1)), f"an event handler attribute ({name}=) runs script")
+            )
+        if _JS_URL.search(tag.group()):
+            found.append((line(tag.start()), "a javascript: URL runs script"))
+    return sorted(found)
+
+
+_SCRIPT_NOTE = (
+    "; allowed (ad units carry scripts), but make sure it is meant to be there: it runs with the page's "
+    "rights"
+)
+
+
+def _check_scripts(file: File) -> Iterator[Problem]:
+    for name, unit in raw_units(file).items():
+        for path, text, _ in _unit_markups(name, unit):
+            for lineno, message in script_findings(text):
+                yield file.warning(path, message + _SCRIPT_NOTE, _template_pos(file, path, lineno))
+
+
+def _check_gpt_library_url(file: File, hosts: Collection[str]) -> Iterator[Problem]:
+    settings = file.data.get("settings") if isinstance(file.data, dict) else None
+    url = settings.get("gpt_library_url") if isinstance(settings, dict) else None
+    # Values the schema's pattern refuses (not a URL at all) are reported there already.
+    if isinstance(url, str) and re.match(GPT_LIBRARY_URL_PATTERN, url):
+        problem = gpt_library_url_problem(url, hosts)
+        if problem is not None:
+            yield file.problem(("settings", "gpt_library_url"), problem)
 
 
 _SLOT_ID = re.compile(r"\bslot\.id\b|slot\[\s*['\"]id['\"]\s*\]")

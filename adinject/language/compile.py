@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from adinject.language import sources
+from adinject.language.problems import Problem
 from adinject.language.schema import Promotion, PromotionFile, Rule, Settings, Unit
 from adinject.language.yaml_source import File
 
@@ -50,9 +51,12 @@ class CompiledRules:
     version: str  # short sha256 of every file's name and bytes (data files too): changes with any of them
     origins: Mapping[str, tuple[str, int]]  # rule name -> (file, line), for reports
     data_files: tuple[str, ...] = ()  # data files the units read (promotions), as shown in problems
+    warnings: tuple[Problem, ...] = ()  # allowed, but shown by `adinject check` (inline scripts in units)
 
 
-def compile_rules(files: list[File], data: dict[Path, File], folder: Path) -> CompiledRules:
+def compile_rules(
+    files: list[File], data: dict[Path, File], folder: Path, *, warnings: tuple[Problem, ...] = ()
+) -> CompiledRules:
     models = [(f, f.model) for f in files if f.model is not None]
     units: dict[str, CompiledUnit] = {}
     rules: list[Rule] = []
@@ -86,6 +90,7 @@ def compile_rules(files: list[File], data: dict[Path, File], folder: Path) -> Co
         version=_version(files, data, folder),
         origins=types.MappingProxyType(origins),
         data_files=tuple(f.name for f in data_files),
+        warnings=warnings,
     )
 
 

@@ -12,6 +12,7 @@ result (compile.py).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from adinject.language import sources
@@ -19,6 +20,7 @@ from adinject.language.checks import check_across_files, raw_units
 from adinject.language.compile import CompiledRules, CompiledUnit, CompiledVariant, compile_rules
 from adinject.language.messages import validate_data_file, validate_rule_file
 from adinject.language.problems import Problem, RulesError, unexpected
+from adinject.language.schema import GPT_LIBRARY_HOSTS
 from adinject.language.sources import RULE_FILE_SUFFIXES, DataKind
 from adinject.language.yaml_source import File, dotted, read_file
 
@@ -32,22 +34,26 @@ __all__ = [
 ]
 
 
-def load_rule_set(path: str | os.PathLike[str]) -> CompiledRules:
+def load_rule_set(
+    path: str | os.PathLike[str], *, gpt_hosts: Collection[str] = GPT_LIBRARY_HOSTS
+) -> CompiledRules:
     """Load a rules folder (every `*.yaml` and `*.yml` in it, sorted by name) or a single rule file.
 
-    Raises `RulesError` with every problem found, in file order and then line order, and nothing else: an
-    unexpected exception while loading (a bug, or a library failing on some input) is reported as a problem
-    of the folder, so that whoever loads rules has one failure to handle.
+    Raises `RulesError` with every problem found, in file order and then line order (warnings among them),
+    and nothing else: an unexpected exception while loading (a bug, or a library failing on some input) is
+    reported as a problem of the folder, so that whoever loads rules has one failure to handle. Warnings
+    alone do not stop the load: they come back in `CompiledRules.warnings`. `gpt_hosts`: the hosts
+    `settings.gpt_library_url` may name (a path on the site is always allowed).
     """
     try:
-        return _load(Path(path))
+        return _load(Path(path), gpt_hosts)
     except RulesError:
         raise
     except Exception as exc:
         raise unexpected(str(path), exc) from exc
 
 
-def _load(root: Path) -> CompiledRules:
+def _load(root: Path, gpt_hosts: Collection[str]) -> CompiledRules:
     folder = sources.folder_of(root)
     problems: list[Problem] = []
     found = [read_file(f, problems) for f in _rule_files(root, problems)]
@@ -59,12 +65,12 @@ def _load(root: Path) -> CompiledRules:
             validate_rule_file(file, problems)
     data = _load_data_files(refs, {_resolved(f.name): f for f in found}, folder, problems)
     if files:
-        check_across_files(files, problems)
-    if problems:
-        order = {f.name: i for i, f in enumerate([*files, *data.values()])}
-        problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.col))
+        check_across_files(files, problems, gpt_hosts=gpt_hosts)
+    order = {f.name: i for i, f in enumerate([*files, *data.values()])}
+    problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.col))
+    if any(p.is_error for p in problems):
         raise RulesError(problems)
-    return compile_rules(files, data, folder)
+    return compile_rules(files, data, folder, warnings=tuple(problems))
 
 
 # --- finding and reading files

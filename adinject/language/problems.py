@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,9 @@ class Problem:
 
     `line` and `col` are 1-based; `key` is a dotted path such as `rules[0].place[1].after_paragraph`, or empty
     when the problem is not about one key (a YAML syntax error, an empty folder).
+
+    A `warning` is shown like an error (`file:line:col: warning: key: message`) but does not make the rules
+    invalid: something allowed that a person should look at (an inline script in a unit).
     """
 
     file: str
@@ -23,9 +29,16 @@ class Problem:
     col: int
     key: str
     message: str
+    severity: Severity = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"
+        if self.severity == "warning":
+            where += ": warning"
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
@@ -43,7 +56,8 @@ def unexpected(where: str, exc: BaseException) -> RulesError:
 
 
 class RulesError(Exception):
-    """The rules did not load. `problems` holds every problem found, not just the first."""
+    """The rules did not load. `problems` holds every problem found, not just the first (and the warnings,
+    in file and line order with them)."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = list(problems)

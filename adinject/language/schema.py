@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import zoneinfo
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AwareDatetime,
@@ -27,6 +29,41 @@ DEVICES = ("mobile", "tablet", "desktop")
 Device = Literal["mobile", "tablet", "desktop"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 GPT_LIBRARY_URL = "https://securepagead2.googlesyndication.com/tag/js/gpt.js"
+GPT_LIBRARY_URL_PATTERN = r"^(https?://|/)[^\s\"'<>\\]*$"
+# Where Google serves gpt.js from: the hosts `settings.gpt_library_url` may name by default. The library runs
+# with the page's CSP nonce, so a rule file must not be able to point it at any other host.
+GPT_LIBRARY_HOSTS = frozenset(
+    {
+        "securepagead2.googlesyndication.com",
+        "pagead2.googlesyndication.com",
+        "securepubads.g.doubleclick.net",
+        "www.googletagservices.com",
+    }
+)
+
+
+def gpt_library_url_problem(url: str, hosts: Collection[str] = GPT_LIBRARY_HOSTS) -> str | None:
+    """Why `url` may not be `settings.gpt_library_url`, or None: an https:// address on one of `hosts`, or a
+    path on the site itself (one leading `/`). The one place this is decided, so that the developers who mount
+    the middleware can pass more hosts."""
+    if url.startswith("/"):
+        if url.startswith(("//", "/\\")):
+            return "a path on the site starts with a single / (//host is another site)"
+        return None
+    parts = urlsplit(url)
+    allowed = ", ".join(sorted(hosts))
+    if parts.scheme != "https":
+        return f"should be an https:// address on one of Google's GPT hosts ({allowed}) or a path on the site"
+    if parts.username is not None or parts.password is not None or parts.port not in (None, 443):
+        return "should be a plain https:// address, without a user, password or port"
+    if (parts.hostname or "") not in hosts:
+        return (
+            f"{parts.hostname!r} is not a GPT host: GPT runs with the page's rights, so it may only come "
+            f"from {allowed}, or from a path on the site (starting with /)"
+        )
+    return None
+
+
 # A Google Ad Manager ad unit path: /network code (or "parent,child" for Multiple Customer Management), then
 # ad unit codes. Quotes, angle brackets, backslashes and whitespace never belong in one.
 _AD_UNIT_PATH = r"^/[0-9]+(,[0-9]+)?(/[^/\s\"'<>\\]+)+$"
@@ -504,7 +541,7 @@ class Settings(_Strict):
     )
     gpt_library_url: str = Field(
         default=GPT_LIBRARY_URL,
-        pattern=r"^(https?://|/)[^\s\"'<>\\]*$",
+        pattern=GPT_LIBRARY_URL_PATTERN,
         description="Where the GPT library is loaded from.",
     )
     prebid_timeout_ms: int = Field(

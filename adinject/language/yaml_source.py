@@ -65,6 +65,10 @@ class File:
         line, col = pos if pos is not None else self.source.at(path)
         return Problem(self.name, line, col, dotted(path), message)
 
+    def warning(self, path: KeyPath, message: str, pos: Pos | None = None) -> Problem:
+        line, col = pos if pos is not None else self.source.at(path)
+        return Problem(self.name, line, col, dotted(path), message, "warning")
+
 
 def read_file(path: Path, problems: list[Problem]) -> File:
     """Read and parse one file's YAML (JSON is YAML too); validation comes once we know what it is."""

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from adinject import LiveRules, Rules, RulesError, load_rules
 from adinject.cli import main
-from adinject.language import checks
+from adinject.language import checks, templates
 from adinject.metrics import Metrics
 from adinject.reload import Inactive, live
 
@@ -206,10 +206,15 @@ def _body(rules: Rules) -> bytes:
 
 
 class _RaisingEnvironment:
+    """The real environment, except that compiling a template that says BOOM raises ValueError."""
+
     def from_string(self, text: str) -> jinja2.Template:
         if "BOOM" in text:
             raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
-        return jinja2.Environment().from_string(text)
+        return templates.environment().from_string(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(templates.environment(), name)
 
 
 def test_a_template_that_raises_while_compiling_is_a_problem_at_its_key(
