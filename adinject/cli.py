@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from adinject.engine import Rules, load_rules
-from adinject.language.problems import RulesError, unexpected
+from adinject.language.problems import Problem, RulesError, unexpected
 from adinject.result import ApplyResult
 
 TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
@@ -71,13 +71,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tally(problems: list[Problem]) -> str:
+    """"2 problems, 1 warning": what stops the rules and what only asks for a look, counted apart."""
+    errors = sum(1 for p in problems if p.is_error)
+    warnings = len(problems) - errors
+    said = f"{errors} problem{'s' if errors != 1 else ''}"
+    return said + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     try:
         rules = _loaded(args.path)
     except RulesError as exc:
         for problem in exc.problems:
             print(problem)
-        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
+        print(_tally(exc.problems), file=sys.stderr)
         return 1
     compiled = rules.compiled
     for warning in compiled.warnings:
