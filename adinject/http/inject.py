@@ -161,10 +161,12 @@ class InjectResponder(Responder):
             csp=headers.getlist("content-security-policy"),
             now=owner.clock(),
         )
-        admitted, made = await steps.planned(
+        admission, made = await steps.planned(
             owner.planning_budget, len(page), owner.thread_threshold_bytes, run
         )
-        if not admitted or made is None:
+        if admission != "now" and owner.metrics is not None:
+            owner.metrics.planning_waited("planned" if made is not None else "busy")
+        if made is None:
             # Too many bytes of page already in planning, and no room came in time: left alone, not queued.
             logger.debug("adinject: not rewriting %s: the planning budget stayed full", self.path)
             self.count("unchanged", "busy")

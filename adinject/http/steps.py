@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -135,21 +135,28 @@ _shared: dict[int, PlanningBudget] = {}
 _shared_lock = threading.Lock()
 
 
+Admission = Literal["now", "waited", "busy"]
+
+
 async def planned(
     budget: PlanningBudget | None, size: int, threshold: int, func: Callable[[], T]
-) -> tuple[bool, T | None]:
-    """`offload(size, threshold, func)` within the planning budget: (True, its result), or (False, None) when
-    the page found no room in time and was not planned.
+) -> tuple[Admission, T | None]:
+    """`offload(size, threshold, func)` within the planning budget, and how the page got in: at once ("now",
+    with the result), after waiting for room ("waited", with the result), or not at all ("busy", None: no
+    room came in time and the page was not planned).
 
     Pages up to `threshold` bytes run inline on the event loop, one at a time per loop, so their memory is
     already bounded (by `threshold`); only pages for worker threads, which run side by side, are charged.
     """
     if budget is None or size <= threshold:
-        return True, await offload(size, threshold, func)
-    if not await budget.take(size):
-        return False, None
+        return "now", await offload(size, threshold, func)
+    admission: Admission = "now"
+    if not budget.try_take(size):
+        if not await budget.take(size):
+            return "busy", None
+        admission = "waited"
     try:
-        return True, await offload(size, threshold, func)
+        return admission, await offload(size, threshold, func)
     finally:
         budget.give(size)
 

@@ -132,6 +132,12 @@ def pages(mw: AdInjectMiddleware, outcome: str, reason: str = "") -> float:
     return mw.metrics.registry.get_sample_value("adinject_pages_total", labels) or 0.0
 
 
+def waits(mw: AdInjectMiddleware, result: str) -> float:
+    assert mw.metrics is not None
+    labels = {"result": result}
+    return mw.metrics.registry.get_sample_value("adinject_planning_waits_total", labels) or 0.0
+
+
 def test_a_page_goes_through_untouched_when_the_budget_stays_full(rules: Rules) -> None:
     fake = FakeTime()
     gate = budget(len(PAGE) + 10, fake, wait=1.0)
@@ -142,11 +148,13 @@ def test_a_page_goes_through_untouched_when_the_budget_stays_full(rules: Rules) 
     assert sent[-1]["body"] == PAGE, "the app's bytes, unchanged"
     assert proxy.plan_calls == 0
     assert pages(mw, "unchanged", "busy") == 1
+    assert waits(mw, "busy") == 1 and waits(mw, "planned") == 0
     assert gate.in_use == 20
     gate.give(20)
     sent = run_asgi(mw, http_scope())
     assert len(UNIT_RE.findall(sent[-1]["body"])) == 1
     assert pages(mw, "modified") == 1 and gate.in_use == 0, "the page's bytes were given back"
+    assert waits(mw, "busy") == 1 and waits(mw, "planned") == 0, "it did not have to wait"
 
 
 def test_small_pages_planned_inline_are_not_charged(rules: Rules) -> None:
@@ -217,6 +225,7 @@ def test_two_pages_over_the_budget_are_planned_one_after_the_other(rules: Rules)
     assert proxy.plan_calls == 2 and gate.in_use == 0
     assert [len(UNIT_RE.findall(b)) for b in bodies] == [1, 1]
     assert pages(mw, "modified") == 2 and pages(mw, "unchanged", "busy") == 0
+    assert waits(mw, "planned") == 1 and waits(mw, "busy") == 0
 
 
 def test_the_charge_is_given_back_when_planning_fails(rules: Rules) -> None:
