@@ -89,6 +89,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.planning_waits = Counter(
+            "adinject_planning_waits",
+            "Pages that waited for room in the planning budget (bytes of page planned at once), by how the"
+            " wait ended: planned, or busy (no room in time; the page was sent unchanged).",
+            ["result"],
+            registry=r,
+        )
         self.processing = Histogram(
             "adinject_processing_seconds",
             "Time adinject spent on a candidate page (decode, plan or cache hit, render, splice, encode).",
@@ -143,6 +150,10 @@ class Metrics:
     def debug_refused(self, reason: str) -> None:
         """A request asked for the debug view without the right token (`missing` or `wrong`)."""
         self._child(self.debug_refusals, _code(reason)).inc()
+
+    def planning_waited(self, result: str) -> None:
+        """A page waited for room in the planning budget: then `planned`, or `busy` (sent unchanged)."""
+        self._child(self.planning_waits, _code(result)).inc()
 
     def observe(self, seconds: float) -> None:
         self.processing.observe(seconds)

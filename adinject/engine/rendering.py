@@ -52,37 +52,77 @@ T = TypeVar("T")
 Made = tuple[str, WiredSlot | None, Skip | None] | Skip
 
 
+# What an entry costs besides its strings (the key, the tuple or record, the map's own slot), roughly.
+ENTRY_OVERHEAD = 200
+
+
+def weigh(value: object) -> int:
+    """Roughly the bytes a rendered value holds: its markup (and skip reasons), plus a fixed overhead."""
+    if isinstance(value, Rendered):
+        return (
+            ENTRY_OVERHEAD
+            + sum(len(edit.data) for edit in value.edits)
+            + sum(len(skip.reason) for skip in value.skipped)
+        )
+    if isinstance(value, Skip):
+        return ENTRY_OVERHEAD + len(value.reason)
+    if isinstance(value, tuple):
+        return ENTRY_OVERHEAD + sum(weigh(part) - ENTRY_OVERHEAD for part in value if part is not None)
+    if isinstance(value, str | bytes):
+        return ENTRY_OVERHEAD + len(value)
+    return ENTRY_OVERHEAD
+
+
 class RenderCache:
     """A bounded, thread-safe map for rendered output (least recently used goes first).
+
+    Bounded in entries (`maxsize`) and in bytes (`max_bytes`, each value counted by `weigh`): a unit may
+    render up to 64 KB and a page's units 256 KB, so 4,096 entries could otherwise hold a gigabyte. A value
+    heavier than `max_bytes` on its own is not kept.
 
     Safe to share between threads and between rule versions: keys carry the rules version. A lost race
     renders the same thing twice, which is harmless; the lock only guards the map.
     """
 
-    __slots__ = ("_entries", "_lock", "maxsize")
+    __slots__ = ("_entries", "_lock", "_weigh", "bytes", "max_bytes", "maxsize")
 
-    def __init__(self, maxsize: int = 4096) -> None:
+    def __init__(
+        self, maxsize: int = 4096, *, max_bytes: int = 16_000_000, weigh: Callable[[Any], int] = weigh
+    ) -> None:
         if maxsize < 0:
             raise ValueError(f"maxsize must not be negative, got {maxsize}")
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
         self.maxsize = maxsize
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._weigh = weigh
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Any:
         with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
 
     def put(self, key: Hashable, value: Any) -> None:
         if self.maxsize == 0:
             return
+        size = self._weigh(value)
         with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            if size > self.max_bytes:
+                return
+            self._entries[key] = (value, size)
+            self.bytes += size
+            while len(self._entries) > self.maxsize or self.bytes > self.max_bytes:
+                _, (_, gone) = self._entries.popitem(last=False)
+                self.bytes -= gone
 
     def get_or_make(self, key: Hashable, make: Callable[[], T]) -> T:
         """The value kept under `key`, made (outside the lock) and kept when there is none."""

@@ -28,22 +28,32 @@ CacheKey = Hashable
 
 
 class PlanCache(Generic[P]):
-    """A thread-safe LRU mapping keys (from `key`) to plans.
+    """A thread-safe LRU mapping keys (from `key`) to plans, bounded in entries and in bytes.
+
+    `maxsize` bounds the number of plans, `max_bytes` the sum of their sizes as `put` is told them (the
+    middleware counts a plan as the length of the page it was made for: the page's strings a plan keeps,
+    its head, meta and skip reasons, grow with the page, and 256 plans of 5 MB pages would otherwise be
+    kept whatever their weight). The least recently used go first; a plan bigger than `max_bytes` is not
+    kept at all.
 
     The engine may run in worker threads (large pages), so every access takes a lock; the critical sections
     are a few dict operations, never the engine itself. Two threads that miss on the same key both plan; the
     second `put` wins, which is harmless because equal keys give equal plans.
     """
 
-    __slots__ = ("_entries", "_lock", "_seed", "hits", "maxsize", "misses")
+    __slots__ = ("_entries", "_lock", "_seed", "bytes", "hits", "max_bytes", "maxsize", "misses")
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, *, max_bytes: int = 64_000_000) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1 (use no cache to turn caching off)")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1 (use no cache to turn caching off)")
         self.maxsize = maxsize
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[CacheKey, P] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, tuple[P, int]] = OrderedDict()
         self._lock = threading.Lock()
         # A per-process seed: page bytes may carry user-written text, and xxh3 is not collision-resistant
         # against someone who knows the seed; a secret seed keeps a crafted collision from picking another
@@ -72,24 +82,32 @@ class PlanCache(Generic[P]):
 
     def get(self, key: CacheKey) -> P | None:
         with self._lock:
-            plan = self._entries.get(key)
-            if plan is None:
+            entry = self._entries.get(key)
+            if entry is None:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return plan
+            return entry[0]
 
-    def put(self, key: CacheKey, plan: P) -> None:
+    def put(self, key: CacheKey, plan: P, size: int = 0) -> None:
+        """Keep `plan` under `key`, counted as `size` bytes; one over `max_bytes` alone is not kept."""
         with self._lock:
-            self._entries[key] = plan
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            if size > self.max_bytes:
+                return
+            self._entries[key] = (plan, size)
+            self.bytes += size
+            while len(self._entries) > self.maxsize or self.bytes > self.max_bytes:
+                _, (_, gone) = self._entries.popitem(last=False)
+                self.bytes -= gone
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.bytes = 0
 
     def __len__(self) -> int:
         with self._lock:

@@ -161,7 +161,17 @@ class InjectResponder(Responder):
             csp=headers.getlist("content-security-policy"),
             now=owner.clock(),
         )
-        result, out = await steps.offload(len(page), owner.thread_threshold_bytes, run)
+        admission, made = await steps.planned(
+            owner.planning_budget, len(page), owner.thread_threshold_bytes, run
+        )
+        if admission != "now" and owner.metrics is not None:
+            owner.metrics.planning_waited("planned" if made is not None else "busy")
+        if made is None:
+            # Too many bytes of page already in planning, and no room came in time: left alone, not queued.
+            logger.debug("adinject: not rewriting %s: the planning budget stayed full", self.path)
+            self.count("unchanged", "busy")
+            return ({**start, "headers": headers.raw} if bucket.set_cookie else start), body
+        result, out = made
         if owner.metrics is not None:
             owner.metrics.result(result)
             owner.metrics.observe(time.perf_counter() - began)
@@ -258,7 +268,7 @@ class InjectResponder(Responder):
         if plan is None:
             plan = rules.plan(page, url=url, headers=headers, now=now, outcome=outcome)
             if cache is not None and key is not None:
-                cache.put(key, plan)
+                cache.put(key, plan, len(page))
         result = rules.realize(plan, page, context=context, csp=csp, render_cache=self.owner.render_cache)
         if not result.modified:
             return result, page

@@ -33,6 +33,7 @@ from adinject.http.cache import PlanCache
 from adinject.http.debug import DebugResponder, debug_mode, send_original, warn_if_weak
 from adinject.http.inject import InjectResponder
 from adinject.http.rules_like import RulesLike
+from adinject.http.steps import PlanningBudget
 from adinject.language.problems import RulesError
 from adinject.metrics import Metrics, default_metrics
 from adinject.reload import LiveRules
@@ -82,6 +83,7 @@ class AdInjectMiddleware:
         "max_body_bytes",
         "max_decoded_bytes",
         "metrics",
+        "planning_budget",
         "render_cache",
         "rules",
         "server_timing",
@@ -98,6 +100,8 @@ class AdInjectMiddleware:
         cache_size: int = 256,
         server_timing: bool = True,
         thread_threshold_bytes: int = 256 * 1024,
+        planning_budget_bytes: int = 8 * 1024 * 1024,
+        cache_bytes: int = 64_000_000,
         max_decoded_bytes: int | None = None,
         reload: bool | None = None,
         allow_invalid_rules_at_startup: bool = False,
@@ -109,6 +113,8 @@ class AdInjectMiddleware:
             ("max_body_bytes", max_body_bytes),
             ("cache_size", cache_size),
             ("thread_threshold_bytes", thread_threshold_bytes),
+            ("planning_budget_bytes", planning_budget_bytes),
+            ("cache_bytes", cache_bytes),
             ("max_decoded_bytes", max_decoded_bytes),
         ):
             if value is not None and value < 0:
@@ -129,7 +135,11 @@ class AdInjectMiddleware:
         self.max_decoded_bytes = max_body_bytes if max_decoded_bytes is None else max_decoded_bytes
         self.server_timing = server_timing
         self.thread_threshold_bytes = thread_threshold_bytes
-        self.cache: PlanCache[Any] | None = PlanCache(cache_size) if cache_size else None
+        self.cache: PlanCache[Any] | None = (
+            PlanCache(cache_size, max_bytes=cache_bytes) if cache_size and cache_bytes else None
+        )
+        # Bytes of page planned in worker threads at once, shared by the process (steps.PlanningBudget).
+        self.planning_budget = PlanningBudget.shared(planning_budget_bytes) if planning_budget_bytes else None
         # Rendered markup the engine may reuse (units that read only `slot`, pages whose units read nothing
         # of the response), kept across rule reloads: its keys carry the rules version.
         self.render_cache = RenderCache()

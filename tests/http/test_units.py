@@ -20,7 +20,17 @@ from adinject.http.cache import PlanCache
 from adinject.http.candidate import cache_directives, is_fragment_request, refusal
 from adinject.http.headers import add_vary, mark_rewritten, server_timing, strong_etag
 from adinject.language.problems import RulesError
-from tests._support.http_testkit import start, write_rules
+from tests._support.http_testkit import (
+    RulesProxy,
+    body,
+    http_scope,
+    page,
+    real_rules,
+    run_asgi,
+    scripted_app,
+    start,
+    write_rules,
+)
 
 HTML = (b"content-type", b"text/html; charset=utf-8")
 
@@ -368,3 +378,42 @@ def test_broken_rules_are_recorded_at_startup_not_raised(tmp_path: Path) -> None
         AdInjectMiddleware(_app, rules=42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must not be negative"):
         AdInjectMiddleware(_app, rules=tmp_path, reload=False, max_body_bytes=-1)
+
+
+def test_cache_is_bounded_in_bytes_too() -> None:
+    cache: PlanCache[str] = PlanCache(100, max_bytes=1000)
+    cache.put("a", "A", 400)
+    cache.put("b", "B", 400)
+    assert cache.get("a") == "A"  # a is now the most recent
+    cache.put("c", "C", 400)
+    assert "b" not in cache and "a" in cache and "c" in cache, "the least recently used went first"
+    assert cache.bytes == 800
+    cache.put("a", "A2", 100)  # replacing an entry counts its new size only
+    assert cache.bytes == 500 and cache.get("a") == "A2"
+    cache.put("d", "D", 600)
+    assert "c" not in cache and set("ad") <= {k for k in "abcd" if k in cache} and cache.bytes == 700
+
+
+def test_a_plan_bigger_than_the_byte_bound_is_not_kept() -> None:
+    cache: PlanCache[str] = PlanCache(100, max_bytes=1000)
+    cache.put("a", "A", 600)
+    cache.put("huge", "H", 1001)
+    assert "huge" not in cache and "a" in cache and cache.bytes == 600
+    cache.put("a", "A", 5000)  # an entry that grew past the bound is dropped, not kept stale
+    assert "a" not in cache and cache.bytes == 0 and len(cache) == 0
+
+
+def test_the_middleware_counts_a_plan_as_its_page_length(tmp_path: Path) -> None:
+    rules = RulesProxy(real_rules(tmp_path / "rules"))
+    data = page()
+    app = scripted_app([start(200), body(data)])
+    assert AdInjectMiddleware(app, rules=rules, metrics=False).cache.max_bytes == 64_000_000  # type: ignore[union-attr]
+    assert AdInjectMiddleware(app, rules=rules, metrics=False, cache_bytes=0).cache is None
+    small = AdInjectMiddleware(app, rules=rules, metrics=False, cache_bytes=len(data) - 1)
+    run_asgi(small, http_scope())
+    run_asgi(small, http_scope())
+    assert rules.plan_calls == 2 and small.cache is not None and len(small.cache) == 0, "too big to keep"
+    enough = AdInjectMiddleware(app, rules=rules, metrics=False, cache_bytes=len(data))
+    run_asgi(enough, http_scope())
+    run_asgi(enough, http_scope())
+    assert rules.plan_calls == 3 and enough.cache is not None and enough.cache.bytes == len(data)
