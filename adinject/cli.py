@@ -72,7 +72,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _tally(problems: list[Problem]) -> str:
-    """"2 problems, 1 warning": what stops the rules and what only asks for a look, counted apart."""
+    """ "2 problems, 1 warning": what stops the rules and what only asks for a look, counted apart."""
     errors = sum(1 for p in problems if p.is_error)
     warnings = len(problems) - errors
     said = f"{errors} problem{'s' if errors != 1 else ''}"

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +28,7 @@ from adinject.engine.planning import Plan, plan_bytes
 from adinject.engine.rendering import RenderCache, render
 from adinject.engine.request import RequestOutcome, decide
 from adinject.language.loader import CompiledRules, load_rule_set
-from adinject.language.schema import Rule, Settings
+from adinject.language.schema import GPT_LIBRARY_HOSTS, Rule, Settings
 from adinject.result import ApplyResult, Skip
 from adinject.targeting.facts import header
 
@@ -196,6 +196,9 @@ class Rules:
         return self.realize(plan, body, context=context, csp=csp)
 
 
-def load_rules(path: str | os.PathLike[str]) -> Rules:
-    """Load and validate a rules folder (or one file). Raises RulesError listing every problem."""
-    return Rules(load_rule_set(path))
+def load_rules(path: str | os.PathLike[str], *, gpt_hosts: Collection[str] = GPT_LIBRARY_HOSTS) -> Rules:
+    """Load and validate a rules folder (or one file). Raises RulesError listing every problem.
+
+    `gpt_hosts`: the hosts `settings.gpt_library_url` may name (Google's by default; a path on the site is
+    always allowed). The developers' choice, never the rule files'."""
+    return Rules(load_rule_set(path, gpt_hosts=gpt_hosts))

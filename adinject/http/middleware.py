@@ -21,7 +21,7 @@ are fixed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -35,6 +35,7 @@ from adinject.http.inject import InjectResponder
 from adinject.http.rules_like import RulesLike
 from adinject.http.steps import PlanningBudget
 from adinject.language.problems import RulesError
+from adinject.language.schema import GPT_LIBRARY_HOSTS
 from adinject.metrics import Metrics, default_metrics
 from adinject.reload import LiveRules
 
@@ -66,7 +67,8 @@ class AdInjectMiddleware:
     `adinject_debug`) get the annotated page (adinject/http/debug.py). `metrics`: record into
     `adinject.metrics.default_metrics()` (True), into the given `Metrics`, or not at all (False). `clock`:
     the time `schedule` conditions are read at, once per request (a timezone-aware datetime; tests pass
-    their own).
+    their own). `gpt_library_hosts`: hosts that `settings.gpt_library_url` may name besides Google's (a
+    folder's rules only; rules given loaded were checked by whoever loaded them).
 
     Targeting: the engine sees the request's URL with its query string and its headers. When the rules split
     visitors (`percent`, A/B `variants`) and the visitor has no bucket yet, one is drawn for this request and
@@ -105,27 +107,31 @@ class AdInjectMiddleware:
         max_decoded_bytes: int | None = None,
         reload: bool | None = None,
         allow_invalid_rules_at_startup: bool = False,
+        gpt_library_hosts: Collection[str] = (),
         debug_token: str | None = None,
         metrics: Metrics | bool = True,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        for name, value in (
-            ("max_body_bytes", max_body_bytes),
-            ("cache_size", cache_size),
-            ("thread_threshold_bytes", thread_threshold_bytes),
-            ("planning_budget_bytes", planning_budget_bytes),
-            ("cache_bytes", cache_bytes),
-            ("max_decoded_bytes", max_decoded_bytes),
-        ):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative, got {value}")
+        _not_negative(
+            max_body_bytes=max_body_bytes,
+            cache_size=cache_size,
+            thread_threshold_bytes=thread_threshold_bytes,
+            planning_budget_bytes=planning_budget_bytes,
+            cache_bytes=cache_bytes,
+            max_decoded_bytes=max_decoded_bytes,
+        )
         self.app = app
         self.metrics: Metrics | None = default_metrics() if metrics is True else (metrics or None)
         self.live: LiveRules | None = None
         self.rules: RulesLike
         # Invalid rules at start-up that must stop the app: the lifespan start-up fails while they last.
         self.startup_error: RulesError | None = None
-        self._take_rules(rules, reload=reload, allow_invalid=allow_invalid_rules_at_startup)
+        self._take_rules(
+            rules,
+            reload=reload,
+            allow_invalid=allow_invalid_rules_at_startup,
+            gpt_hosts=_gpt_hosts(gpt_library_hosts),
+        )
         if debug_token is not None and not debug_token.strip():
             raise ValueError("debug_token must not be empty (use None for no debug view)")
         self.debug_token = debug_token
@@ -152,6 +158,7 @@ class AdInjectMiddleware:
         *,
         reload: bool | None,
         allow_invalid: bool,
+        gpt_hosts: frozenset[str],
     ) -> None:
         if isinstance(rules, LiveRules):
             self.live = rules
@@ -162,6 +169,7 @@ class AdInjectMiddleware:
                 rules,
                 watch=reload is not False,
                 allow_invalid=True,
+                gpt_hosts=gpt_hosts,
                 metrics=self.metrics,
                 invalid_at_start=(
                     "starting without units until they are fixed"
@@ -244,3 +252,16 @@ class AdInjectMiddleware:
         rules = self.rules
         responder = DebugResponder(self, rules) if mode == "debug" else InjectResponder(self, rules)
         await responder(scope, receive, send)
+
+
+def _not_negative(**sizes: int | None) -> None:
+    for name, value in sizes.items():
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must not be negative, got {value}")
+
+
+def _gpt_hosts(extra: Collection[str]) -> frozenset[str]:
+    """Google's GPT hosts and the ones the developers allow (never a rule file's choice)."""
+    if isinstance(extra, str):
+        raise TypeError("gpt_library_hosts must be a collection of host names, not one string")
+    return frozenset(GPT_LIBRARY_HOSTS | {host.lower() for host in extra})

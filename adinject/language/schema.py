@@ -59,7 +59,8 @@ def gpt_library_url_problem(url: str, hosts: Collection[str] = GPT_LIBRARY_HOSTS
     if (parts.hostname or "") not in hosts:
         return (
             f"{parts.hostname!r} is not a GPT host: GPT runs with the page's rights, so it may only come "
-            f"from {allowed}, or from a path on the site (starting with /)"
+            f"from {allowed}, or from a path on the site (starting with /); ask the site's developers to "
+            "allow another host (the middleware's gpt_library_hosts)"
         )
     return None
 

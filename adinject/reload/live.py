@@ -9,6 +9,13 @@ every problem at file:line:col, counted once in the reload-failure metric, and t
 serving. The failed state's version is remembered, so it is not loaded again until the files change: fixing
 the folder is the next change, and it goes live.
 
+A change goes live only once the files have settled and only as read: the loader waits until the files'
+digest has stayed the same for `settle` seconds (`SETTLE`, 1 s; any change seen after a wait starts it
+over), loads, and takes the result only if the files on disk are still the bytes it read. The pieces of one
+save (an editor's truncate-then-write, a `git pull` of several files) so go live together, never one by one.
+A writer that pauses for longer than `settle` is not atomic to anyone: rules/README.md shows the ways to
+publish in one step. The warnings of a state that goes live (at start-up too) are logged once at WARNING.
+
 The kill switch does not wait for loading. The watcher thread reads it on every look at the folder and
 applies it at once; a load runs in a thread of its own (one at a time), so a slow load, or one that hangs,
 delays neither `OFF` nor the next look.
@@ -29,20 +36,31 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from adinject.engine import Rules, load_rules
 from adinject.language import sources
 from adinject.language.problems import RulesError, unexpected
+from adinject.language.schema import GPT_LIBRARY_HOSTS
 from adinject.metrics import Metrics, default_metrics
 from adinject.reload.inactive import Inactive
 from adinject.reload.killswitch import KillSwitch
 from adinject.reload.watcher import THREAD, Mode, PerProcess, file_stats, from_environment, start_watcher
 
-__all__ = ["Listener", "LiveRules"]
+__all__ = ["SETTLE", "Listener", "LiveRules"]
 
 log = logging.getLogger("adinject")
+
+# How long the files must stay unchanged before a change is loaded (seconds). Every save measured on a local
+# disk, whether by an editor (vim, sed -i, cp, a shell redirect) or by git (checkout or pull of 3 and 30
+# files), changed the folder within 5 ms from its first event to its last; a copy over a network share or an
+# upload in pieces pauses far longer. One second covers those with a wide margin, and with the watcher's own
+# delays a change still goes live within the two seconds the ad-ops manual promises. It cannot make a writer
+# that pauses longer atomic: rules/README.md shows the atomic ways to publish.
+SETTLE = 1.0
+# Waits restarted by further changes before a loader gives up for this look (the next look starts over).
+_SETTLE_ROUNDS = 20
 
 Listener = Callable[["Rules | Inactive"], None]
 
@@ -60,7 +78,9 @@ class LiveRules:
     """A rules folder (or file) kept live: `current` is always a complete, valid rules object.
 
     `watch=False` loads once and never looks again (`check()` still reloads on demand). `mode` picks the
-    watcher; `ADINJECT_RELOAD=poll` forces polling and `ADINJECT_RELOAD=off` turns watching off.
+    watcher; `ADINJECT_RELOAD=poll` forces polling and `ADINJECT_RELOAD=off` turns watching off. `settle`:
+    seconds the files must stay unchanged before a change is loaded. `gpt_hosts`: every host that
+    `settings.gpt_library_url` may name (the middleware passes Google's and its `gpt_library_hosts`).
     `allow_invalid=True` starts with no units when the folder is invalid (logged at ERROR, saying what that
     means with `invalid_at_start`) instead of raising, and the first valid state of the folder goes live.
     """
@@ -73,7 +93,8 @@ class LiveRules:
         allow_invalid: bool = False,
         mode: Mode = "auto",
         poll_interval: float = 0.5,
-        settle: float = 0.2,
+        settle: float = SETTLE,
+        gpt_hosts: Collection[str] = GPT_LIBRARY_HOSTS,
         metrics: Metrics | bool | None = True,
         invalid_at_start: str = "starting without units until they are fixed",
     ) -> None:
@@ -84,6 +105,7 @@ class LiveRules:
         self.watch, self.mode = from_environment(watch, mode)
         self.poll_interval = poll_interval
         self.settle = settle
+        self.gpt_hosts = frozenset(gpt_hosts)
         # True: the process's default metrics (made on first use, not when adinject is imported).
         self.metrics = default_metrics() if metrics is True else (metrics or None)
         self._switch = KillSwitch(self.folder)
@@ -106,7 +128,7 @@ class LiveRules:
         self._seen = self._digest()
         self._off = self._switch.on()
         try:
-            self.good = _load_rules(self.path, self.label)
+            self.good = _load_rules(self.path, self.label, self.gpt_hosts)
         except RulesError as exc:
             self._failed(exc)
             if not allow_invalid:
@@ -119,6 +141,7 @@ class LiveRules:
             self._seen = self.good.version
             self.loaded_at = time.time()
             log.info("adinject: rules %s loaded from %s (%s)", self._seen, self.label, _summary(self.good))
+            _log_warnings(self.label, self.good)
         if self._off:
             _log_switch(self._off, self._switch.source(), self._good_version())
 
@@ -150,7 +173,7 @@ class LiveRules:
         with self._locks.get().load:
             digest = self._digest()
             if digest != self._seen:
-                self._load(_settled(self._digest, digest))
+                self._load(digest)
         return self._publish() or changed
 
     def tick(self) -> None:
@@ -196,19 +219,17 @@ class LiveRules:
         return True
 
     def _load(self, digest: str) -> None:
-        """Load the files (`digest` is their version as last seen) and keep the result in `good`, or refuse
-        them. Either way `_seen` becomes the version of the files tried, so a failed state is tried once, not
-        on every look."""
-        outcome, digest = _load_still(self.path, self.label, digest, self._digest, self.settle)
-        if outcome is None:
-            return  # still changing after five tries: `_seen` stays, so the next look tries again
+        """Load the files (`digest`: their version as last seen) once settled; keep the rules in `good`, or
+        refuse them. `_seen` becomes the version tried, so a failed state is tried once; files still changing
+        or changed while read are not taken (`_seen` stays, and the next look waits for them again)."""
+        read = _read_settled(self, digest)
+        if read is None:
+            return
+        outcome, self._seen = read  # the version of the bytes read: a later change shows at the next look
         if isinstance(outcome, RulesError):
-            self._seen = digest
             self._failed(outcome)
             _log_refused(self.label, outcome, self._good_version())
             return
-        # The version of the bytes loaded: a change made while they were read shows at the next check.
-        self._seen = outcome.version
         self.last_error = None
         if self.good is not None and outcome.version == self.good.version:
             return  # the same bytes again (a file touched, or changed and changed back)
@@ -217,7 +238,7 @@ class LiveRules:
         self.loaded_at = time.time()
         if self.metrics is not None:
             self.metrics.reloaded(self.label)
-        _log_reloaded(self.label, old, outcome)
+        _log_reloaded(self.label, old, outcome)  # and its warnings
 
     def _effective(self) -> Rules | Inactive:
         good = self.good
@@ -314,47 +335,49 @@ def _load_in_background(live: LiveRules) -> None:
                 digest = live._digest()
                 if digest == live._seen:
                     return
-                live._load(_settled(live._digest, digest))
+                live._load(digest)
             live._publish()
     except Exception:
         log.exception("adinject: loading %s failed", live.label)
 
 
-def _settled(digest_now: Callable[[], str], digest: str) -> str:
-    """Wait until the files stop changing (a save in several steps, a `git checkout` of many files)."""
-    for _ in range(20):
-        time.sleep(0.05)
+def _read_settled(live: LiveRules, digest: str) -> tuple[Rules | RulesError, str] | None:
+    """The files loaded once settled (the rules, or why they are refused) and the version read; None while
+    they are still changing, or when they changed while being read (what was read may be half of a save, or
+    the problems of a state already gone)."""
+    settled = _settled(live._digest, digest, live.settle)
+    if settled is None:
+        return None
+    try:
+        outcome: Rules | RulesError = _load_rules(live.path, live.label, live.gpt_hosts)
+    except RulesError as exc:
+        outcome = exc
+    if isinstance(outcome, RulesError):
+        return (outcome, settled) if live._digest() == settled else None
+    # The loaded version with the data files this load read: a new one named by the change counts too.
+    data = [Path(name) for name in outcome.compiled.data_files]
+    on_disk = sources.version_on_disk(live.path, data)
+    return (outcome, outcome.version) if on_disk == outcome.version else None
+
+
+def _settled(digest_now: Callable[[], str], digest: str, settle: float) -> str | None:
+    """The files' version once it has stayed `digest` for `settle` seconds: wait, look again, and start the
+    wait over on any change (a save in several steps, a `git pull` of many files, a copy still running).
+    None if the files were still changing after `_SETTLE_ROUNDS` waits: the next look tries again."""
+    for _ in range(_SETTLE_ROUNDS):
+        time.sleep(settle)
         again = digest_now()
         if again == digest:
-            break
+            return digest
         digest = again
-    return digest
+    return None
 
 
-def _load_still(
-    path: Path, label: str, digest: str, digest_now: Callable[[], str], settle: float
-) -> tuple[Rules | RulesError | None, str]:
-    """Load the files whose version was `digest`: the rules, or why they are refused, and the version of the
-    files tried; None when they were still changing after five tries."""
-    for _ in range(5):
-        try:
-            return _load_rules(path, label), digest
-        except RulesError as exc:
-            # An editor saving in two steps (truncate, write) shows a half-written file for a moment: if the
-            # files are still changing, wait for the next state rather than report this one.
-            time.sleep(settle)
-            again = digest_now()
-            if again == digest:
-                return exc, digest
-            digest = again
-    return None, digest
-
-
-def _load_rules(path: Path, label: str) -> Rules:
+def _load_rules(path: Path, label: str, gpt_hosts: Collection[str]) -> Rules:
     """`load_rules`, raising nothing but `RulesError`: a load that fails for any reason is an invalid change
     (the loader reports its own surprises as problems; this is the last resort for the rest)."""
     try:
-        return load_rules(path)
+        return load_rules(path, gpt_hosts=gpt_hosts)
     except RulesError:
         raise
     except Exception as exc:
@@ -381,8 +404,25 @@ def _log_refused(label: str, exc: RulesError, serving: str) -> None:
     )
 
 
+def _log_warnings(label: str, rules: Rules) -> None:
+    """A state's warnings (inline scripts in unit markup, say), once, when it goes live: ad ops read them in
+    the log, as `adinject check` prints them."""
+    warnings = rules.compiled.warnings
+    if warnings:
+        count = len(warnings)
+        log.warning(
+            "adinject: rules %s from %s have %d warning%s:\n%s",
+            rules.version,
+            label,
+            count,
+            "" if count == 1 else "s",
+            "\n".join(f"  {problem}" for problem in warnings),
+        )
+
+
 def _log_reloaded(label: str, old: str, rules: Rules) -> None:
     log.info("adinject: rules reloaded from %s: %s -> %s (%s)", label, old, rules.version, _summary(rules))
+    _log_warnings(label, rules)
 
 
 def _lines(exc: RulesError) -> str:

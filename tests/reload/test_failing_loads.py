@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
@@ -89,9 +90,9 @@ class FakeLoader:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, path: object) -> Rules:
+    def __call__(self, path: object, **kw: Any) -> Rules:
         self.calls += 1
-        rules = load_rules(path)  # type: ignore[arg-type]  # the files as they are when the load starts
+        rules = load_rules(path, **kw)  # type: ignore[arg-type]  # the files as they are when the load starts
         self.started.set()
         if self.block:
             self.release.wait(TIMEOUT * 3)

@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from adinject import AdInjectMiddleware, LiveRules, Rules, RulesError, load_rules
 from adinject.metrics import Metrics
 from adinject.reload import Inactive
+from adinject.reload.live import SETTLE
 
 TIMEOUT = 10.0
 
@@ -94,6 +95,7 @@ def live_factory(metrics: Metrics) -> Iterator[Callable[..., LiveRules]]:
 
     def make(path: Path, **kw: object) -> LiveRules:
         kw.setdefault("metrics", metrics)
+        kw.setdefault("settle", 0.05)
         live = LiveRules(path, **kw)  # type: ignore[arg-type]
         made.append(live)
         return live
@@ -371,7 +373,7 @@ async def _html_app(scope: dict[str, object], receive: object, send: Callable[..
 def test_the_watcher_reloads_within_the_requirement(
     folder: Path, live_factory: Callable[..., LiveRules], mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    live = live_factory(folder, mode=mode)
+    live = live_factory(folder, mode=mode, settle=SETTLE)  # the default, so that the delay printed is real
     live.start()
     delays = []
     for n in range(2, 5):
