@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from adinject.engine import Rules, load_rules
 from adinject.language.problems import Problem, RulesError, unexpected
+from adinject.language.schema import GPT_LIBRARY_HOSTS
 from adinject.result import ApplyResult
 
 TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
@@ -32,11 +33,12 @@ def _headers(values: Sequence[str]) -> dict[str, str]:
     return headers
 
 
-def _loaded(path: str) -> Rules:
+def _loaded(path: str, gpt_hosts: Sequence[str] = ()) -> Rules:
     """`load_rules`, raising nothing but `RulesError`: a load that fails for any reason is reported as the
-    rules' problem, never as a traceback."""
+    rules' problem, never as a traceback. `gpt_hosts`: hosts the site's developers allow for GPT beyond
+    Google's (the middleware's `gpt_library_hosts`)."""
     try:
-        return load_rules(path)
+        return load_rules(path, gpt_hosts=GPT_LIBRARY_HOSTS | {host.lower() for host in gpt_hosts})
     except RulesError:
         raise
     except Exception as exc:
@@ -81,7 +83,7 @@ def _tally(problems: list[Problem]) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
-        rules = _loaded(args.path)
+        rules = _loaded(args.path, args.gpt_host)
     except RulesError as exc:
         for problem in exc.problems:
             print(problem)
@@ -240,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate rule files; one line per problem, file:line:col")
     check.add_argument("path", help="rules folder or file")
+    check.add_argument(
+        "--gpt-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host the site allows for settings.gpt_library_url beyond Google's (the middleware's "
+        "gpt_library_hosts; repeatable)",
+    )
     check.set_defaults(func=cmd_check)
 
     explain = sub.add_parser("explain", help="show what the engine saw on a page and why")
