@@ -239,7 +239,7 @@ def test_a_template_that_raises_while_compiling_is_a_problem_at_its_key(
 def test_check_reports_a_load_that_raises_without_a_traceback(
     folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def raising(path: object) -> Rules:
+    def raising(path: object, **options: object) -> Rules:
         raise ValueError("boom")
 
     import adinject.cli
