@@ -13,8 +13,6 @@ is switched off for this rules version (`RuleIndex.switched_off`) and skipped as
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +26,7 @@ from adinject.gpt.slot import SlotError, wire_slot
 from adinject.language import budget
 from adinject.language.loader import CompiledUnit
 from adinject.language.schema import Settings
+from adinject.lru import WeightedLRU
 from adinject.page.encoding import encode_fragment
 from adinject.page.model import PageInfo
 from adinject.result import Insertion, PlannedInsertion, Skip
@@ -84,7 +83,7 @@ class RenderCache:
     renders the same thing twice, which is harmless; the lock only guards the map.
     """
 
-    __slots__ = ("_entries", "_lock", "_weigh", "bytes", "max_bytes", "maxsize")
+    __slots__ = ("_lru", "_weigh")
 
     def __init__(
         self, maxsize: int = 4096, *, max_bytes: int = 16_000_000, weigh: Callable[[Any], int] = weigh
@@ -93,36 +92,28 @@ class RenderCache:
             raise ValueError(f"maxsize must not be negative, got {maxsize}")
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
-        self.maxsize = maxsize
-        self.max_bytes = max_bytes
-        self.bytes = 0
         self._weigh = weigh
-        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru: WeightedLRU[Any] = WeightedLRU(maxsize, max_bytes)
+
+    @property
+    def maxsize(self) -> int:
+        return self._lru.maxsize
+
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_weight
+
+    @property
+    def bytes(self) -> int:
+        return self._lru.weight
 
     def get(self, key: Hashable) -> Any:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            self._entries.move_to_end(key)
-            return entry[0]
+        return self._lru.get(key)
 
     def put(self, key: Hashable, value: Any) -> None:
-        if self.maxsize == 0:
-            return
-        size = self._weigh(value)
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.bytes -= old[1]
-            if size > self.max_bytes:
-                return
-            self._entries[key] = (value, size)
-            self.bytes += size
-            while len(self._entries) > self.maxsize or self.bytes > self.max_bytes:
-                _, (_, gone) = self._entries.popitem(last=False)
-                self.bytes -= gone
+        if self._lru.maxsize == 0:
+            return  # nothing is kept: do not weigh
+        self._lru.put(key, value, self._weigh(value))
 
     def get_or_make(self, key: Hashable, make: Callable[[], T]) -> T:
         """The value kept under `key`, made (outside the lock) and kept when there is none."""
@@ -133,7 +124,7 @@ class RenderCache:
         return value
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._lru)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,12 @@ it was not made for.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
 import xxhash
+
+from adinject.lru import WeightedLRU
 
 P = TypeVar("P")
 
@@ -41,20 +41,14 @@ class PlanCache(Generic[P]):
     second `put` wins, which is harmless because equal keys give equal plans.
     """
 
-    __slots__ = ("_entries", "_lock", "_seed", "bytes", "hits", "max_bytes", "maxsize", "misses")
+    __slots__ = ("_lru", "_seed")
 
     def __init__(self, maxsize: int, *, max_bytes: int = 64_000_000) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1 (use no cache to turn caching off)")
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1 (use no cache to turn caching off)")
-        self.maxsize = maxsize
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[CacheKey, tuple[P, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru: WeightedLRU[P] = WeightedLRU(maxsize, max_bytes)
         # A per-process seed: page bytes may carry user-written text, and xxh3 is not collision-resistant
         # against someone who knows the seed; a secret seed keeps a crafted collision from picking another
         # page's plan.
@@ -81,38 +75,37 @@ class PlanCache(Generic[P]):
         return (page, len(body), version, path, content_type, tuple(header_values))
 
     def get(self, key: CacheKey) -> P | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry[0]
+        return self._lru.get(key)
 
     def put(self, key: CacheKey, plan: P, size: int = 0) -> None:
         """Keep `plan` under `key`, counted as `size` bytes; one over `max_bytes` alone is not kept."""
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.bytes -= old[1]
-            if size > self.max_bytes:
-                return
-            self._entries[key] = (plan, size)
-            self.bytes += size
-            while len(self._entries) > self.maxsize or self.bytes > self.max_bytes:
-                _, (_, gone) = self._entries.popitem(last=False)
-                self.bytes -= gone
+        self._lru.put(key, plan, size)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.bytes = 0
+        self._lru.clear()
+
+    @property
+    def maxsize(self) -> int:
+        return self._lru.maxsize
+
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_weight
+
+    @property
+    def bytes(self) -> int:
+        return self._lru.weight
+
+    @property
+    def hits(self) -> int:
+        return self._lru.hits
+
+    @property
+    def misses(self) -> int:
+        return self._lru.misses
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        return len(self._lru)
 
     def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._entries
+        return key in self._lru

@@ -7,12 +7,12 @@ never "fixed" on the fly.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from turbohtml import Comment, Element, Namespace, Text, TokenType, parse_fragment, tokenize
 
+from adinject.lru import WeightedLRU
 from adinject.page.html_sets import P_CLOSERS, VOID
 
 
@@ -40,47 +40,46 @@ class FragmentCache:
     a second string); markup longer than `max_entry_chars` is checked every time, never kept.
     """
 
-    __slots__ = ("_entries", "_lock", "chars", "max_chars", "max_entry_chars", "maxsize")
+    __slots__ = ("_lru", "max_entry_chars")
 
     def __init__(
         self, maxsize: int = 2048, *, max_chars: int = 4_000_000, max_entry_chars: int = 65_536
     ) -> None:
-        self.maxsize = maxsize
-        self.max_chars = max_chars
         self.max_entry_chars = max_entry_chars
-        self.chars = 0
-        self._entries: OrderedDict[str, tuple[Fragment, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru: WeightedLRU[Fragment] = WeightedLRU(maxsize, max_chars)
+
+    @property
+    def maxsize(self) -> int:
+        return self._lru.maxsize
+
+    @property
+    def max_chars(self) -> int:
+        return self._lru.max_weight
+
+    @property
+    def chars(self) -> int:
+        return self._lru.weight
 
     def get(self, markup: str) -> Fragment | None:
-        with self._lock:
-            entry = self._entries.get(markup)
-            if entry is None:
-                return None
-            self._entries.move_to_end(markup)
-            return entry[0]
+        return self._lru.get(markup)
 
     def put(self, markup: str, fragment: Fragment) -> None:
         size = len(markup) + (0 if fragment.markup is markup else len(fragment.markup))
-        if len(markup) > self.max_entry_chars or size > self.max_chars:
+        if len(markup) > self.max_entry_chars:
             return
-        with self._lock:
-            old = self._entries.pop(markup, None)
-            if old is not None:
-                self.chars -= old[1]
-            self._entries[markup] = (fragment, size)
-            self.chars += size
-            while len(self._entries) > self.maxsize or self.chars > self.max_chars:
-                _, (_, gone) = self._entries.popitem(last=False)
-                self.chars -= gone
+        self._lru.put(markup, fragment, size)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.chars = 0
+        self._lru.clear()
+
+    def keys(self) -> list[Hashable]:
+        return self._lru.keys()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._lru)
+
+    def __contains__(self, markup: object) -> bool:
+        return markup in self._lru
 
 
 CHECKED = FragmentCache()

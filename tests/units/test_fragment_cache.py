@@ -31,15 +31,15 @@ def test_markup_over_the_char_bound_evicts_the_oldest(small: FragmentCache) -> N
     check_fragment(unit("b" * 29))
     check_fragment(unit("a" * 29))  # a is now the most recent
     check_fragment(unit("c" * 29))
-    assert unit("b" * 29) not in small._entries
-    assert {unit("a" * 29), unit("c" * 29)} == set(small._entries) and small.chars == 80
+    assert unit("b" * 29) not in small
+    assert {unit("a" * 29), unit("c" * 29)} == set(small.keys()) and small.chars == 80
 
 
 def test_huge_markup_is_checked_but_not_kept(small: FragmentCache) -> None:
     check_fragment(unit("a"))
     big = unit("t" * 100)
     assert check_fragment(big).markup == big
-    assert big not in small._entries and len(small) == 1
+    assert big not in small and len(small) == 1
 
 
 def test_stripped_markup_counts_both_strings(small: FragmentCache) -> None:
@@ -56,7 +56,7 @@ def test_unsafe_markup_is_not_cached(small: FragmentCache) -> None:
 def test_the_default_bound_holds_with_big_titles() -> None:
     titled = unit("x" * 100_000)  # a unit showing a 100 KB page title
     check_fragment(titled)
-    assert titled not in fragment.CHECKED._entries
+    assert titled not in fragment.CHECKED
     cache = FragmentCache()
     for n in range(300):
         cache.put(unit(f"{n} " + "y" * 50_000), check_fragment(unit("z")))
