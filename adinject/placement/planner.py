@@ -246,7 +246,7 @@ def _place(
             # Shifting down from an earlier target found no boundary up to the end of the article; a later
             # target cannot do better (boundaries only get used, never freed), so say so without searching:
             # this keeps thousands of targets on a page with no safe boundary linear.
-            out.append(Skip(exhausted.code, exhausted.reason, rule.name, placement.unit, target))
+            out.append(Skip(exhausted.code, _exhausted(exhausted, target), rule.name, placement.unit, target))
             continue
         found = _search(state, placement, target, page.taken)
         if isinstance(found, Skip):
@@ -269,6 +269,16 @@ def _place(
         placed_here += committed is slot
         out.append(committed)
     return out
+
+
+def _exhausted(earlier: Skip, target: int) -> str:
+    """Why `target` is skipped without a search of its own, in terms true of `target`: the search down from
+    the earlier target found nothing up to the end, and `target` lies on that stretch (the earlier skip
+    gives that search's reason, about its own paragraph)."""
+    return (
+        f"no allowed position after paragraph {target} or further down (the search down from paragraph "
+        f"{earlier.paragraph} found none to the end of the article)"
+    )
 
 
 def _commit(state: _RuleState, page: _PageState, slot: PlannedInsertion) -> Skip | PlannedInsertion:
@@ -341,6 +351,8 @@ def _search(
             break  # further in this direction only gets worse
         k += step
     code, reason = first_reason or ("out_of_range", "no boundary left to shift to")
+    if step > 0 and k > n and k - 1 > target:
+        reason += "; nor after any later paragraph"
     return Skip(code, reason, rule.name, placement.unit, target)
 
 
