@@ -19,7 +19,7 @@ from adinject.language.problems import Problem, RulesError, unexpected
 from adinject.language.schema import GPT_LIBRARY_HOSTS
 from adinject.preview import rule_states
 from adinject.reload.killswitch import KillSwitch
-from adinject.result import ApplyResult
+from adinject.result import ApplyResult, Insertion
 
 TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
 # The page's <meta http-equiv> policies are read from the page itself; a policy the server sends as a header
@@ -287,11 +287,7 @@ def explain_text(rules: Rules, result: ApplyResult, url: str, now: datetime | No
                 lines.append(f"   {p.number:>4}  {p.words:>4}w  {p.first_words}")
             else:
                 lines.append(f"      -  {p.words:>4}w  {p.first_words}   [left out: {p.left_out}]")
-        for ins in result.insertions:
-            if ins.rule == trace.rule:
-                where = f"after paragraph {ins.paragraph}" if ins.anchor == "paragraph" else ins.note
-                note = f" ({ins.note})" if ins.note and ins.anchor == "paragraph" else ""
-                lines.append(f"   + {ins.unit} #{ins.slot_id} {where}, at byte {ins.offset}{note}")
+        lines.extend(_insertion_line(ins) for ins in result.insertions if ins.rule == trace.rule)
         for skip in result.skipped:
             if skip.rule == trace.rule:
                 at = f" (wanted after paragraph {skip.paragraph})" if skip.paragraph else ""
@@ -315,6 +311,15 @@ def explain_text(rules: Rules, result: ApplyResult, url: str, now: datetime | No
         f"{result.duration_ms:.2f} ms"
     )
     return "\n".join(lines)
+
+
+def _insertion_line(ins: Insertion) -> str:
+    if ins.anchor != "paragraph":
+        where = ins.note
+    else:
+        where = f"after paragraph {ins.paragraph}" if ins.paragraph else "before the first paragraph"
+    note = f" ({ins.note})" if ins.note and ins.anchor == "paragraph" else ""
+    return f"   + {ins.unit} #{ins.slot_id} {where}, at byte {ins.offset}{note}"
 
 
 def build_parser() -> argparse.ArgumentParser:

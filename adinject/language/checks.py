@@ -96,11 +96,14 @@ def _rule_selectors(index: int, rule: dict[str, Any]) -> Iterator[tuple[KeyPath,
         yield from _strings(
             place.get("keep_away_from"), (*place_path, "keep_away_from"), single=False, many=True
         )
-        anchor = place.get("after_anchor")
-        if isinstance(anchor, dict):
-            yield from _strings(
-                anchor.get("selector"), (*place_path, "after_anchor", "selector"), single=True, many=False
-            )
+        for key in ("after_anchor", "before_anchor"):
+            anchor = place.get(key)
+            if isinstance(anchor, str):  # the shorthand: a selector alone
+                yield (*place_path, key), anchor
+            elif isinstance(anchor, dict):
+                yield from _strings(
+                    anchor.get("selector"), (*place_path, key, "selector"), single=True, many=False
+                )
 
 
 def _check_rule_values(file: File) -> Iterator[Problem]:
