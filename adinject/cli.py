@@ -269,7 +269,7 @@ def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
 def explain_text(rules: Rules, result: ApplyResult, url: str, now: datetime | None = None) -> str:
     at = f", at {now.isoformat()}" if now is not None else ""
     lines: list[str] = [f"URL {url}  (rules version {rules.version}, encoding {result.encoding or '?'}{at})"]
-    lines.extend(f"rule '{rule.name}': {state}" for rule, state in rule_states(rules, result))
+    lines.extend(f"rule '{rule.name}': {state}" for rule, state in rule_states(rules, result, url))
     for trace in result.traces:
         lines.append("")
         lines.append(f"== rule '{trace.rule}'")

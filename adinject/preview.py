@@ -29,9 +29,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from adinject.edits import Edit, apply_edits, in_order
 from adinject.engine import Plan, Rules, locate_body_end
+from adinject.language.globs import PathMatcher, compile_globs
 from adinject.language.schema import Rule
 from adinject.page.encoding import Sniffed, encode_fragment, read_page, sniff_and_decode
 from adinject.page.html_sets import VOID
@@ -264,7 +266,7 @@ def _panel(
         "<h4>Inserted</h4>",
         *_inserted(units),
         "<h4>Rules</h4><ul>",
-        *_rule_states(rules, result),
+        *_rule_states(rules, result, url),
         "</ul>",
         '<p class="adinject-debug-legend">'
         '<span class="adinject-debug-key-p">¶3 · 41w</span> counted paragraph '
@@ -326,11 +328,11 @@ def _inserted(units: list[Insertion]) -> list[str]:
     return ["<ol>", *items, "</ol>"]
 
 
-def _rule_states(rules: Rules | None, result: ApplyResult) -> list[str]:
+def _rule_states(rules: Rules | None, result: ApplyResult, url: str) -> list[str]:
     rule_skips = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
     traces = {t.rule: t for t in result.traces}
     parts: list[str] = []
-    for rule, said in rule_states(rules, result) if rules is not None else ():
+    for rule, said in rule_states(rules, result, url) if rules is not None else ():
         trace = traces.get(rule.name)
         if trace is None:
             state = _text(said)
@@ -349,9 +351,12 @@ def _rule_states(rules: Rules | None, result: ApplyResult) -> list[str]:
     return parts
 
 
-def rule_states(rules: Rules, result: ApplyResult) -> list[tuple[Rule, str]]:
-    """Each rule and what became of it on this page: disabled, not for this URL, or matched (and when a
-    `when:` condition ruled it out before it looked at the article, which condition, and what it saw)."""
+def rule_states(rules: Rules, result: ApplyResult, url: str = "/") -> list[tuple[Rule, str]]:
+    """Each rule and what became of it on this page: disabled, not for this URL (or only because of the
+    site-wide `settings.exclude_paths`), or matched (and when a `when:` condition ruled it out before it
+    looked at the article, which condition, and what it saw)."""
+    path = urlsplit(url).path or "/"
+    site_excluded = compile_globs(rules.settings.exclude_paths)(path)
     matched = {t.rule for t in result.traces}
     # A rule-level skip of a rule without a trace: a request or page condition failed before planning.
     ruled_out = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
@@ -364,6 +369,8 @@ def rule_states(rules: Rules, result: ApplyResult) -> list[tuple[Rule, str]]:
             state = "matches this URL"
         elif skip is not None:
             state = f"matches this URL, but {_condition(skip.code)} failed: {skip.reason} [{skip.code}]"
+        elif site_excluded and PathMatcher(rule.pages.paths, rule.pages.exclude_paths).matches(path):
+            state = "does not match this URL: its path is in settings.exclude_paths"
         else:
             state = "does not match this URL"
         states.append((rule, state))

@@ -590,6 +590,11 @@ class Settings(_Strict):
         default=1000, ge=1, le=10_000, description="How long the Prebid auction may take before ads load."
     )
     opt_out: OptOut = Field(default_factory=OptOut, description="Page-wide opt-outs for every rule.")
+    exclude_paths: list[str] = Field(
+        default_factory=list,
+        description="Globs of paths no rule applies to (added to every rule's pages.exclude_paths); "
+        "/**/opinion/** is a section anywhere in a path.",
+    )
 
     @field_validator("bucket_header")
     @classmethod
