@@ -18,17 +18,14 @@ from adinject.cli import main
 from adinject.preview import annotate
 from tests._support.preview import RULES, page
 
+# Wanted after 1, 3, 5 and 7, at most two of them; and after paragraph 40, which no article here has.
 CAPPED_RULES = """\
-units:
-  ad:
-    html: '<div class="ad">Advertisement</div>'
+units: {ad: {html: '<div class="ad">Advertisement</div>'}}
 rules:
   - name: news
     pages: {paths: ["/news/**"]}
     container: article
-    place:
-      - {unit: ad, after_paragraph: 1, repeat_every: 2, max: 2}
-      - {unit: ad, after_paragraph: 40}
+    place: [{unit: ad, after_paragraph: 1, repeat_every: 2, max: 2}, {unit: ad, after_paragraph: 40}]
 """
 
 
