@@ -354,25 +354,32 @@ def _rule_states(rules: Rules | None, result: ApplyResult, url: str) -> list[str
 def rule_states(rules: Rules, result: ApplyResult, url: str = "/") -> list[tuple[Rule, str]]:
     """Each rule and what became of it on this page: disabled, not for this URL (or only because of the
     site-wide `settings.exclude_paths`), or matched (and when a `when:` condition ruled it out before it
-    looked at the article, which condition, and what it saw)."""
+    looked at the article, which condition and what it saw; or the page was left alone as a whole)."""
     path = urlsplit(url).path or "/"
+    for_url = {rule.name for rule in rules.rules_for(path)}
     site_excluded = compile_globs(rules.settings.exclude_paths)(path)
-    matched = {t.rule for t in result.traces}
+    traced = {t.rule for t in result.traces}
     # A rule-level skip of a rule without a trace: a request or page condition failed before planning.
     ruled_out = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
+    page = next((s for s in result.skipped if s.rule is None), None)
     states: list[tuple[Rule, str]] = []
     for rule in rules.compiled.rules:
         skip = ruled_out.get(rule.name)
         if not rule.enabled:
             state = "disabled"
-        elif rule.name in matched:
+        elif rule.name not in for_url:
+            excluded = site_excluded and PathMatcher(rule.pages.paths, rule.pages.exclude_paths).matches(path)
+            state = "does not match this URL" + (
+                ": its path is in settings.exclude_paths" if excluded else ""
+            )
+        elif rule.name in traced:
             state = "matches this URL"
         elif skip is not None:
             state = f"matches this URL, but {_condition(skip.code)} failed: {skip.reason} [{skip.code}]"
-        elif site_excluded and PathMatcher(rule.pages.paths, rule.pages.exclude_paths).matches(path):
-            state = "does not match this URL: its path is in settings.exclude_paths"
+        elif page is not None:
+            state = f"matches this URL, but the page was left alone: {page.reason} [{page.code}]"
         else:
-            state = "does not match this URL"
+            state = "matches this URL"
         states.append((rule, state))
     return states
 

@@ -152,3 +152,14 @@ def test_a_semicolon_keyword_list_matches_a_meta_condition(tmp_path: Path) -> No
     page = article(3, head='<meta name="keywords" content="vote; Europe; elections">')
     result = rules.apply(page, url="/news/a", headers=headers())
     assert [i.paragraph for i in result.insertions] == [1]
+
+
+def test_a_page_left_alone_as_a_whole_is_not_a_url_mismatch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    when_rules(tmp_path, "device: [desktop]")
+    page = article(3, head='<meta name="adinject" content="off">')
+    assert rule_line(explain(tmp_path, capsys, page, "--url", "/news/a")) == (
+        "rule 'r': matches this URL, but the page was left alone: the page has "
+        '<meta name="adinject" content="off"> [opted_out]'
+    )
