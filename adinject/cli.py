@@ -188,14 +188,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
         raise SystemExit("adinject preview: give a page file or --from URL (one of them)")
     rules = _load(args.rules)
     headers = _headers(args.header)
-    base_url: str | None = None
+    base_url: str | None = None  # a fetched page's address: the preview loads its stylesheets from there
     if args.source is not None:
-        body, content_type = fetch_page(args.source, args.token or os.environ.get(TOKEN_ENV))
+        body, content_type, base_url = fetch_page(args.source, args.token or os.environ.get(TOKEN_ENV))
         headers["content-type"] = content_type
         # The path and query the site saw: rules match the path, `query:` conditions read the query.
         source = urlsplit(args.source)
         url = args.url or (source.path or "/") + (f"?{source.query}" if source.query else "")
-        base_url = args.source  # the saved preview loads the site's stylesheets and images from there
     else:
         body = _read_page(args, args.page)
         url = args.url or "/"
@@ -232,12 +231,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
-    """GET a live page: its bytes and Content-Type.
+def fetch_page(url: str, token: str | None) -> tuple[bytes, str, str]:
+    """GET a live page: its bytes, its Content-Type, and its address (where a redirect ended, if any).
 
     A site running adinject sends its pages with the units in; with the debug token the request asks for
     the app's own page (`?adinject=original`), so the preview is of the page the rules actually see.
     """
+    given = url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise SystemExit(f"adinject preview: --from wants an http:// or https:// URL, got {url!r}")
@@ -252,6 +252,9 @@ def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
             body: bytes = response.read()
             content_type = response.headers.get("content-type", "text/html")
             timing = " ".join(response.headers.get_all("server-timing") or [])
+            # Relative addresses in the page resolve against where it was served from, after redirects.
+            final = response.geturl()
+            address = given if final == url else final
     except urllib.error.HTTPError as exc:
         raise SystemExit(f"adinject preview: {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -263,7 +266,7 @@ def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
             "the page without them",
             file=sys.stderr,
         )
-    return body, content_type
+    return body, content_type, address
 
 
 def explain_text(rules: Rules, result: ApplyResult, url: str, now: datetime | None = None) -> str:

@@ -326,6 +326,7 @@ def _search(
     rule = state.rule
     n = len(state.counted)
     step = -1 if placement.shift == "up" else 1
+    before = placement.before  # read once: the loop runs for every position tried
     first_reason: tuple[str, str] | None = None
     k = target
     while 1 <= k <= n:
@@ -338,26 +339,26 @@ def _search(
                 placement.unit,
                 _counted_as(placement, target),
             )
-        where = _where(placement, k)
-        problem = _position_problem(state, placement, k - 1 if placement.before else k)
+        problem = _position_problem(state, placement, k - 1 if before else k)
         if problem is None:
-            got = _boundary_before(state, k) if placement.before else _boundary(state, k)
+            got = _boundary_before(state, k) if before else _boundary(state, k)
             if isinstance(got, str):
-                problem = ("unsafe", f"cannot insert safely {where}: {got}")
+                problem = ("unsafe", f"cannot insert safely {_where(placement, k)}: {got}")
             else:
                 near = _touches(got, placement.keep_away_from)
                 if near is not None:
-                    said = f"the place {where}" if placement.before else f"paragraph {k}"
+                    said = f"the place {_where(placement, k)}" if before else f"paragraph {k}"
                     problem = ("keep_away", f"{said} is next to <{near}> (keep_away_from)")
                 elif got.offset in taken:
-                    problem = ("taken", f"the boundary {where} is taken by rule '{taken[got.offset]}'")
+                    by = taken[got.offset]
+                    problem = ("taken", f"the boundary {_where(placement, k)} is taken by rule '{by}'")
                 else:
                     return k, got, _shift_note(placement, target, k, first_reason)
         if first_reason is None:
             first_reason = problem
         if placement.shift == "skip":
             break
-        after = k - 1 if placement.before else k
+        after = k - 1 if before else k
         if problem[0] == "after_words" or (
             problem[0] == "range" and not (step > 0 and after <= rule.skip_first)
         ):
@@ -365,7 +366,7 @@ def _search(
         k += step
     code, reason = first_reason or ("out_of_range", "no boundary left to shift to")
     if step > 0 and k > n and k - 1 > target:
-        reason += f"; nor {'before' if placement.before else 'after'} any later paragraph"
+        reason += f"; nor {'before' if before else 'after'} any later paragraph"
     return Skip(code, reason, rule.name, placement.unit, _counted_as(placement, target))
 
 

@@ -184,6 +184,12 @@ def site() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/moved":
+                self.send_response(301)
+                self.send_header("Location", "/news/moved/here/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -212,3 +218,11 @@ def test_preview_from_a_url_writes_a_base(
     saved.write_bytes(page(7))
     assert main(["preview", str(saved), "--rules", str(_rules(tmp_path)), "-o", str(out)]) == 0
     assert b"<base" not in out.read_bytes()  # a saved page: where it came from is not known
+
+
+def test_after_a_redirect_the_base_is_where_the_page_was_served_from(
+    site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.html"
+    assert main(["preview", "--from", f"{site}/moved", "--rules", str(_rules(tmp_path)), "-o", str(out)]) == 0
+    assert _head_children(out.read_bytes())[1] == f"{site}/news/moved/here/"
