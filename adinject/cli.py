@@ -9,18 +9,26 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from adinject.engine import Rules, load_rules
 from adinject.language.problems import Problem, RulesError, unexpected
 from adinject.language.schema import GPT_LIBRARY_HOSTS
-from adinject.result import ApplyResult
+from adinject.preview import rule_states
+from adinject.reload.killswitch import KillSwitch
+from adinject.result import ApplyResult, Insertion
 
 TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
 # The page's <meta http-equiv> policies are read from the page itself; a policy the server sends as a header
 # is not in the file, so it is given here (as the middleware reads it from the response).
 CSP_HELP = "the response's Content-Security-Policy header (repeatable): the GPT scripts get its nonce"
+NOW_HELP = (
+    "the moment to read schedules at, ISO 8601 (2026-12-24T18:00:00+01:00; without an offset, UTC); "
+    "default: now"
+)
 
 
 def _headers(values: Sequence[str]) -> dict[str, str]:
@@ -54,22 +62,75 @@ def _load(path: str) -> Rules:
         raise SystemExit(1) from None
 
 
-def _read_page(path: str) -> bytes:
+def _fail(args: argparse.Namespace, message: str) -> NoReturn:
+    """A mistake in the command line itself (a file that is not there): one line, and status 2, as
+    argparse does for its own usage errors; status 1 stays "the rules have problems"."""
+    print(f"adinject {args.command}: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _read_page(args: argparse.Namespace, path: str) -> bytes:
     if path == "-":
         return sys.stdin.buffer.read()
-    return Path(path).read_bytes()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        _fail(args, f"cannot read the page {path}: {exc.strerror or exc}")
+
+
+def _context(args: argparse.Namespace) -> Any:
+    if not args.context:
+        return {}
+    try:
+        return json.loads(Path(args.context).read_text())
+    except OSError as exc:
+        _fail(args, f"cannot read the context {args.context}: {exc.strerror or exc}")
+    except ValueError as exc:
+        _fail(args, f"the context {args.context} is not JSON: {exc}")
+
+
+def _now(value: str) -> datetime:
+    """`--now`: an ISO 8601 moment; one without a UTC offset is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date and time: {value!r} (e.g. 2026-12-24T18:00:00+01:00)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def kill_switch(rules_path: str) -> str | None:
+    """What turned the kill switch on for this rules folder (its OFF file, or ADINJECT_OFF), or None."""
+    path = Path(rules_path)
+    switch = KillSwitch(path.parent if path.is_file() else path)
+    return switch.source() if switch.on() else None
+
+
+def _off_note(off: str) -> str:
+    return (
+        f"{off}, so the site serves every page without units until it is removed; shown is what the rules "
+        "would do with it off"
+    )
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     rules = _load(args.rules)
     headers = _headers(args.header)
     headers.setdefault("content-type", "text/html")
-    context = json.loads(Path(args.context).read_text()) if args.context else {}
-    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, context=context, csp=args.csp)
+    page = _read_page(args, args.page)
+    context = _context(args)
+    result = rules.apply(page, url=args.url, headers=headers, context=context, now=args.now, csp=args.csp)
+    off = kill_switch(args.rules)
+    if off is not None:
+        print(f"adinject render: warning: the kill switch is on: {_off_note(off)}", file=sys.stderr)
     sys.stdout.buffer.write(result.body)
     sys.stdout.buffer.flush()
     if args.report:
-        Path(args.report).write_text(json.dumps(result.report(), indent=2) + "\n")
+        report = result.report()
+        if off is not None:
+            report["kill_switch"] = off  # readers get none of the insertions listed
+        Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
@@ -92,6 +153,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     compiled = rules.compiled
     for warning in compiled.warnings:
         print(warning)
+    off = kill_switch(args.path)
+    if off is not None:
+        # Valid rules with the switch on: still `ok` (the rules are fine, and a deploy check must not fail
+        # because someone switched units off), but nobody should read `ok` as "units are live".
+        print(
+            f"warning: the kill switch is on ({off}): the site places no unit on any page until it is removed"
+        )
     print(
         f"ok: {len(compiled.files)} file(s), {len(compiled.rules)} rule(s), {len(compiled.units)} unit(s), "
         f"version {rules.version}"
@@ -103,8 +171,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     rules = _load(args.rules)
     headers = _headers(args.header)
     headers.setdefault("content-type", "text/html")
-    result = rules.apply(_read_page(args.page), url=args.url, headers=headers, explain=True, csp=args.csp)
-    print(explain_text(rules, result, args.url))
+    page = _read_page(args, args.page)
+    result = rules.apply(page, url=args.url, headers=headers, explain=True, now=args.now, csp=args.csp)
+    off = kill_switch(args.rules)
+    text = explain_text(rules, result, args.url, now=args.now)
+    if off is not None:
+        text = f"KILL SWITCH ON: {_off_note(off)}\n{text}\n(kill switch on: readers get none of these units)"
+    print(text)
     return 0
 
 
@@ -115,40 +188,56 @@ def cmd_preview(args: argparse.Namespace) -> int:
         raise SystemExit("adinject preview: give a page file or --from URL (one of them)")
     rules = _load(args.rules)
     headers = _headers(args.header)
+    base_url: str | None = None  # a fetched page's address: the preview loads its stylesheets from there
     if args.source is not None:
-        body, content_type = fetch_page(args.source, args.token or os.environ.get(TOKEN_ENV))
+        body, content_type, base_url = fetch_page(args.source, args.token or os.environ.get(TOKEN_ENV))
         headers["content-type"] = content_type
         # The path and query the site saw: rules match the path, `query:` conditions read the query.
         source = urlsplit(args.source)
         url = args.url or (source.path or "/") + (f"?{source.query}" if source.query else "")
     else:
-        body = _read_page(args.page)
+        body = _read_page(args, args.page)
         url = args.url or "/"
     headers.setdefault("content-type", "text/html")
-    context = json.loads(Path(args.context).read_text()) if args.context else {}
-    annotated = annotate(rules, body, url=url, headers=headers, context=context, csp=args.csp)
+    context = _context(args)
+    off = kill_switch(args.rules)
+    notes = [f"The kill switch is on: {_off_note(off)}."] if off is not None else []
+    annotated = annotate(
+        rules,
+        body,
+        url=url,
+        headers=headers,
+        context=context,
+        notes=notes,
+        now=args.now,
+        csp=args.csp,
+        base_url=base_url,
+    )
     if args.output == "-":
         sys.stdout.buffer.write(annotated.body)
         sys.stdout.buffer.flush()
     else:
         Path(args.output).write_bytes(annotated.body)
     result = annotated.result
-    missed = sum(1 for s in result.skipped if s.unit is not None)
+    missed = sum(1 for s in result.skipped if s.missed)
+    capped = sum(1 for s in result.skipped if s.capped)
     where = "" if args.output == "-" else f"; wrote {args.output}"
     print(
-        f"{url}: {len(unit_insertions(result))} unit(s) inserted, {missed} did not land "
-        f"(rules version {rules.version}){where}",
+        f"{url}: {len(unit_insertions(result))} unit(s) inserted, {missed} did not land"
+        f"{f', {capped} capped by max' if capped else ''} (rules version {rules.version}){where}"
+        f"{f'; KILL SWITCH ON ({off}): readers get none of them' if off is not None else ''}",
         file=sys.stderr,
     )
     return 0
 
 
-def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
-    """GET a live page: its bytes and Content-Type.
+def fetch_page(url: str, token: str | None) -> tuple[bytes, str, str]:
+    """GET a live page: its bytes, its Content-Type, and its address (where a redirect ended, if any).
 
     A site running adinject sends its pages with the units in; with the debug token the request asks for
     the app's own page (`?adinject=original`), so the preview is of the page the rules actually see.
     """
+    given = url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise SystemExit(f"adinject preview: --from wants an http:// or https:// URL, got {url!r}")
@@ -163,6 +252,9 @@ def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
             body: bytes = response.read()
             content_type = response.headers.get("content-type", "text/html")
             timing = " ".join(response.headers.get_all("server-timing") or [])
+            # Relative addresses in the page resolve against where it was served from, after redirects.
+            final = response.geturl()
+            address = given if final == url else final
     except urllib.error.HTTPError as exc:
         raise SystemExit(f"adinject preview: {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -174,15 +266,13 @@ def fetch_page(url: str, token: str | None) -> tuple[bytes, str]:
             "the page without them",
             file=sys.stderr,
         )
-    return body, content_type
+    return body, content_type, address
 
 
-def explain_text(rules: Rules, result: ApplyResult, url: str) -> str:
-    lines: list[str] = [f"URL {url}  (rules version {rules.version}, encoding {result.encoding or '?'})"]
-    matched = {t.rule for t in result.traces}
-    for rule in rules.compiled.rules:
-        state = "matches" if rule.name in matched else ("disabled" if not rule.enabled else "does not match")
-        lines.append(f"rule '{rule.name}': {state} this URL")
+def explain_text(rules: Rules, result: ApplyResult, url: str, now: datetime | None = None) -> str:
+    at = f", at {now.isoformat()}" if now is not None else ""
+    lines: list[str] = [f"URL {url}  (rules version {rules.version}, encoding {result.encoding or '?'}{at})"]
+    lines.extend(f"rule '{rule.name}': {state}" for rule, state in rule_states(rules, result, url))
     for trace in result.traces:
         lines.append("")
         lines.append(f"== rule '{trace.rule}'")
@@ -200,15 +290,13 @@ def explain_text(rules: Rules, result: ApplyResult, url: str) -> str:
                 lines.append(f"   {p.number:>4}  {p.words:>4}w  {p.first_words}")
             else:
                 lines.append(f"      -  {p.words:>4}w  {p.first_words}   [left out: {p.left_out}]")
-        for ins in result.insertions:
-            if ins.rule == trace.rule:
-                where = f"after paragraph {ins.paragraph}" if ins.anchor == "paragraph" else ins.note
-                note = f" ({ins.note})" if ins.note and ins.anchor == "paragraph" else ""
-                lines.append(f"   + {ins.unit} #{ins.slot_id} {where}, at byte {ins.offset}{note}")
+        lines.extend(_insertion_line(ins) for ins in result.insertions if ins.rule == trace.rule)
         for skip in result.skipped:
             if skip.rule == trace.rule:
                 at = f" (wanted after paragraph {skip.paragraph})" if skip.paragraph else ""
-                lines.append(f"   - {skip.unit or 'rule'}{at}: {skip.reason} [{skip.code}]")
+                # A unit a `max` left out was not wanted: it is not one that could not land.
+                mark = "   ~ capped:" if skip.capped else "   -"
+                lines.append(f"{mark} {skip.unit or 'rule'}{at}: {skip.reason} [{skip.code}]")
     units = 0
     for ins in result.insertions:
         if ins.anchor == "head":
@@ -220,8 +308,21 @@ def explain_text(rules: Rules, result: ApplyResult, url: str) -> str:
         if skip.rule is None:
             lines.append(f"page: {skip.reason} [{skip.code}]")
     lines.append("")
-    lines.append(f"{units} unit(s) inserted, {len(result.skipped)} skipped, {result.duration_ms:.2f} ms")
+    capped = sum(1 for s in result.skipped if s.capped)
+    lines.append(
+        f"{units} unit(s) inserted, {len(result.skipped) - capped} skipped, {capped} capped by max, "
+        f"{result.duration_ms:.2f} ms"
+    )
     return "\n".join(lines)
+
+
+def _insertion_line(ins: Insertion) -> str:
+    if ins.anchor != "paragraph":
+        where = ins.note
+    else:
+        where = f"after paragraph {ins.paragraph}" if ins.paragraph else "before the first paragraph"
+    note = f" ({ins.note})" if ins.note and ins.anchor == "paragraph" else ""
+    return f"   + {ins.unit} #{ins.slot_id} {where}, at byte {ins.offset}{note}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,8 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--url", default="/", help="the page's URL path and query (rules match the path)")
     render.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     render.add_argument("--context", help="a JSON file of values for unit templates (`context`)")
-    render.add_argument("--report", help="write a JSON report of insertions and skipped units here")
+    render.add_argument(
+        "--report",
+        help="write a JSON report of insertions and skipped units here; each insertion's offset is a byte "
+        "offset in the original page (the input, before any unit went in)",
+    )
     render.add_argument("--csp", action="append", default=[], metavar="POLICY", help=CSP_HELP)
+    render.add_argument("--now", type=_now, metavar="WHEN", help=NOW_HELP)
     render.set_defaults(func=cmd_render)
 
     check = sub.add_parser("check", help="validate rule files; one line per problem, file:line:col")
@@ -258,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--url", default="/", help="the page's URL path and query")
     explain.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     explain.add_argument("--csp", action="append", default=[], metavar="POLICY", help=CSP_HELP)
+    explain.add_argument("--now", type=_now, metavar="WHEN", help=NOW_HELP)
     explain.set_defaults(func=cmd_explain)
 
     preview = sub.add_parser(
@@ -273,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     preview.add_argument("--context", help="a JSON file of values for unit templates (`context`)")
     preview.add_argument("--csp", action="append", default=[], metavar="POLICY", help=CSP_HELP)
+    preview.add_argument("--now", type=_now, metavar="WHEN", help=NOW_HELP)
     preview.add_argument("-o", "--output", default="-", help="where to write the page (default: stdout)")
     preview.set_defaults(func=cmd_preview)
     return parser

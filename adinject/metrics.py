@@ -76,6 +76,13 @@ class Metrics:
             ["rule", "unit", "reason"],
             registry=r,
         )
+        self.units_capped = Counter(
+            "adinject_units_capped",
+            "Units a rule's max, max_units or max_units_per_page left out (not wanted: the cap was reached),"
+            " by which cap (max, rule_max, page_max).",
+            ["rule", "unit", "reason"],
+            registry=r,
+        )
         self.rules_skipped = Counter(
             "adinject_rules_skipped",
             "Rules that matched a page's URL but placed nothing there as a whole (no container, too short).",
@@ -176,6 +183,7 @@ class Metrics:
                 shown[pair] = shown.get(pair, 0) + 1
         rules: dict[tuple[str, str], int] = {}
         units: dict[tuple[str, str, str], int] = {}
+        capped: dict[tuple[str, str, str], int] = {}
         for skip in result.skipped:
             if skip.rule is None:
                 continue  # the page's own reason: counted by `page` below
@@ -184,7 +192,8 @@ class Metrics:
                 rules[whole] = rules.get(whole, 0) + 1
             else:
                 one = (skip.rule, skip.unit, _code(skip.code))
-                units[one] = units.get(one, 0) + 1
+                into = capped if skip.capped else units
+                into[one] = into.get(one, 0) + 1
         for labels, n in inserted.items():
             self._child(self.units_inserted, *labels).inc(n)
         for labels, n in shown.items():
@@ -193,6 +202,8 @@ class Metrics:
             self._child(self.rules_skipped, *labels).inc(n)
         for three, n in units.items():
             self._child(self.units_skipped, *three).inc(n)
+        for three, n in capped.items():
+            self._child(self.units_capped, *three).inc(n)
         if result.modified:
             self.page("modified")
         else:

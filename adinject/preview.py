@@ -29,15 +29,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from adinject.edits import Edit, apply_edits, in_order
 from adinject.engine import Plan, Rules, locate_body_end
-from adinject.page.encoding import Sniffed, encode_fragment, sniff_and_decode
+from adinject.language.globs import PathMatcher, compile_globs
+from adinject.language.schema import Rule
+from adinject.page.encoding import Sniffed, encode_fragment, read_page, sniff_and_decode
 from adinject.page.html_sets import VOID
+from adinject.page.model import parse_text
+from adinject.page.offsets import OffsetMap
 from adinject.result import ApplyResult, Insertion, Skip
 from adinject.targeting.facts import header
 
-__all__ = ["Annotated", "annotate", "unit_insertions"]
+__all__ = ["Annotated", "annotate", "rule_states", "unit_insertions"]
 
 _TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*)")
 
@@ -61,6 +66,7 @@ def annotate(
     notes: Sequence[str] = (),
     now: datetime | None = None,
     csp: str | Sequence[str] | None = None,
+    base_url: str | None = None,
 ) -> Annotated:
     """Run `rules` on `body` as the middleware would, and return the page with the engine's view drawn in.
 
@@ -68,6 +74,8 @@ def annotate(
     are read at (default: now); `csp` the response's Content-Security-Policy header value(s), for the GPT
     scripts' nonce. `notes` are sentences shown at the top of the panel (the debug view says there why
     readers get something else, e.g. the kill switch). With `rules=None` the page gets the panel only.
+    `base_url`: where the page was fetched from; a page without a `<base href>` gets one pointing there, so
+    that a preview saved to disk still loads its relative stylesheets and images (never in a served page).
     """
     headers = dict(headers or {})
     if rules is None:
@@ -84,6 +92,8 @@ def annotate(
     if sniffed.codec is None:
         return out  # no codec to write our markup in: the page goes out as the engine left it
     edits = [*_unit_edits(result, sniffed), *_marker_edits(body, plan, sniffed)]
+    if base_url is not None:
+        edits.extend(_base_edit(body, sniffed, header(headers, "content-type"), base_url))
     # No whitespace between the pieces: text outside our elements would be a node of the page's own.
     panel = (
         _STYLE.strip()
@@ -99,6 +109,36 @@ def annotate(
     edits.append(Edit(end, encode_fragment(panel, sniffed), order=2))
     out.body = apply_edits(body, in_order(edits))
     return out
+
+
+# --- the <base> of a page fetched from elsewhere
+
+
+def _base_edit(body: bytes, sniffed: Sniffed, content_type: str | None, base_url: str) -> list[Edit]:
+    """A `<base href>` for a page that has none: right after its `<head>` tag, else after its `<html>` tag,
+    else before its first tag (after any doctype and comments, so the page keeps its rendering mode)."""
+    decoded = read_page(body, content_type)
+    if decoded.text is None:
+        return []
+    doc = parse_text(decoded.text, escaped=decoded.escaped)
+    if doc.select_one("base[href]") is not None:
+        return []  # the page's own base decides its URLs, in the preview as on the site
+    at: int | None = None
+    for tag in ("head", "html"):
+        el = doc.select_one(tag)
+        loc = el.source_location if el is not None else None
+        if loc is not None and loc.start_tag is not None:
+            at = loc.start_tag.end_offset
+            break
+    if at is None:
+        starts = (loc.start_tag for el in doc.select("*") if (loc := el.source_location) is not None)
+        first = next((tag for tag in starts if tag is not None), None)
+        at = first.start_offset if first is not None else 0
+    try:
+        offset = OffsetMap(decoded.text, decoded.sniffed, body).to_byte(at)
+    except ValueError:
+        return []  # an encoding whose byte offsets cannot be recovered (ISO-2022-JP): no base, no guess
+    return [Edit(offset, encode_fragment(f'<base href="{_attr(base_url)}">', sniffed), order=-1)]
 
 
 # --- units: the engine's output bytes, each wrapped
@@ -208,22 +248,25 @@ def _text(text: str) -> str:
 def _panel(
     rules: Rules | None, result: ApplyResult, *, url: str, version: str, encoding: str, notes: Sequence[str]
 ) -> str:
-    missed = [s for s in result.skipped if s.unit is not None]
+    missed = [s for s in result.skipped if s.missed]
+    capped = [s for s in result.skipped if s.capped]
     units = unit_insertions(result)
     parts = [
         '<div id="adinject-debug-panel" role="complementary" aria-label="adinject preview">',
         "<details open>",
-        f"<summary>adinject · {len(units)} inserted · {len(missed)} did not land</summary>",
+        f"<summary>adinject · {len(units)} inserted · {len(missed)} did not land"
+        f"{f' · {len(capped)} capped' if capped else ''}</summary>",
         '<div class="adinject-debug-body">',
         f'<p class="adinject-debug-meta">{_text(url)}<br>rules {_text(version)} · {_text(encoding)} · '
         f"{result.duration_ms:.2f} ms</p>",
         *_page_notes(result, notes),
         "<h4>Did not land</h4>",
         *_missed(missed),
+        *(["<h4>Capped (max reached: not wanted on this page)</h4>", *_skip_list(capped)] if capped else []),
         "<h4>Inserted</h4>",
         *_inserted(units),
         "<h4>Rules</h4><ul>",
-        *_rule_states(rules, result),
+        *_rule_states(rules, result, url),
         "</ul>",
         '<p class="adinject-debug-legend">'
         '<span class="adinject-debug-key-p">¶3 · 41w</span> counted paragraph '
@@ -254,10 +297,14 @@ def _page_notes(result: ApplyResult, notes: Sequence[str]) -> list[str]:
 def _missed(missed: list[Skip]) -> list[str]:
     if not missed:
         return ['<p class="adinject-debug-dim">Every unit the rules wanted landed.</p>']
+    return _skip_list(missed)
+
+
+def _skip_list(skips: list[Skip]) -> list[str]:
     parts = ["<ul>"]
     # The same unit skipped for the same reason at several positions (a `max` reached, say) is one line.
     grouped: dict[tuple[str, str, str, str], list[int]] = {}
-    for skip in missed:
+    for skip in skips:
         key = (skip.unit or "", skip.rule or "", skip.reason, skip.code)
         grouped.setdefault(key, []).extend([skip.paragraph] if skip.paragraph else [])
     for (unit, by, reason, code), paragraphs in grouped.items():
@@ -281,16 +328,14 @@ def _inserted(units: list[Insertion]) -> list[str]:
     return ["<ol>", *items, "</ol>"]
 
 
-def _rule_states(rules: Rules | None, result: ApplyResult) -> list[str]:
+def _rule_states(rules: Rules | None, result: ApplyResult, url: str) -> list[str]:
     rule_skips = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
     traces = {t.rule: t for t in result.traces}
     parts: list[str] = []
-    for rule in rules.compiled.rules if rules is not None else ():
+    for rule, said in rule_states(rules, result, url) if rules is not None else ():
         trace = traces.get(rule.name)
-        if not rule.enabled:
-            state = "disabled"
-        elif trace is None:
-            state = "does not match this URL"
+        if trace is None:
+            state = _text(said)
         elif trace.container is None:
             state = "matches; no container found"
         else:
@@ -300,10 +345,52 @@ def _rule_states(rules: Rules | None, result: ApplyResult) -> list[str]:
                 f"({_text(trace.container)}); {counted} paragraphs counted, {trace.counted_words} words"
             )
         gate = rule_skips.get(rule.name)
-        if gate is not None and gate.code != "no_container":
+        if trace is not None and gate is not None and gate.code != "no_container":
             state += f"; placed nothing: {_text(gate.reason)} <code>{gate.code}</code>"
         parts.append(f'<li><b>{_text(rule.name)}</b> <span class="adinject-debug-dim">{state}</span></li>')
     return parts
+
+
+def rule_states(rules: Rules, result: ApplyResult, url: str = "/") -> list[tuple[Rule, str]]:
+    """Each rule and what became of it on this page: disabled, not for this URL (or only because of the
+    site-wide `settings.exclude_paths`), or matched (and when a `when:` condition ruled it out before it
+    looked at the article, which condition and what it saw; or the page was left alone as a whole)."""
+    path = urlsplit(url).path or "/"
+    for_url = {rule.name for rule in rules.rules_for(path)}
+    site_excluded = compile_globs(rules.settings.exclude_paths)(path)
+    traced = {t.rule for t in result.traces}
+    # A rule-level skip of a rule without a trace: a request or page condition failed before planning.
+    ruled_out = {s.rule: s for s in result.skipped if s.rule is not None and s.unit is None}
+    page = next((s for s in result.skipped if s.rule is None), None)
+    states: list[tuple[Rule, str]] = []
+    for rule in rules.compiled.rules:
+        skip = ruled_out.get(rule.name)
+        if not rule.enabled:
+            state = "disabled"
+        elif rule.name not in for_url:
+            excluded = site_excluded and PathMatcher(rule.pages.paths, rule.pages.exclude_paths).matches(path)
+            state = "does not match this URL" + (
+                ": its path is in settings.exclude_paths" if excluded else ""
+            )
+        elif rule.name in traced:
+            state = "matches this URL"
+        elif skip is not None:
+            state = f"matches this URL, but {_condition(skip.code)} failed: {skip.reason} [{skip.code}]"
+        elif page is not None:
+            state = f"matches this URL, but the page was left alone: {page.reason} [{page.code}]"
+        else:
+            state = "matches this URL"
+        states.append((rule, state))
+    return states
+
+
+def _condition(code: str) -> str:
+    """The `when:` key behind a skip code, as ad ops wrote it: `when_device` is `when.device`."""
+    if code == "when_excluded":
+        return "when.exclude_meta"
+    if code.startswith("when_"):
+        return f"when.{code.removeprefix('when_')}"
+    return "the page-wide opt-out" if code == "opted_out" else "a condition"
 
 
 # The style and script. Everything is keyed on data-adinject-* attributes and adinject-debug-* names, so

@@ -70,6 +70,11 @@ class Insertion:
     variant: str = ""  # the A/B variant shown ("" for a unit without variants)
 
 
+# Skip codes of units left out because a count ad ops set was reached (`max`, `max_units`,
+# `max_units_per_page`): the rules asked for fewer units, so these are not units that could not land.
+CAP_CODES = frozenset({"max", "rule_max", "page_max"})
+
+
 @dataclass(frozen=True, slots=True)
 class Skip:
     """A unit (or a whole rule, or the page) that did not land, and why.
@@ -82,6 +87,16 @@ class Skip:
     rule: str | None = None
     unit: str | None = None
     paragraph: int | None = None
+
+    @property
+    def capped(self) -> bool:
+        """A unit left out because its placement, rule or page already had as many units as allowed."""
+        return self.unit is not None and self.code in CAP_CODES
+
+    @property
+    def missed(self) -> bool:
+        """A unit that could not land (not one a cap left out)."""
+        return self.unit is not None and self.code not in CAP_CODES
 
 
 @dataclass(frozen=True, slots=True)

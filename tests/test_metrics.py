@@ -306,7 +306,9 @@ def test_one_increment_per_label_set(metrics: Metrics, monkeypatch: pytest.Monke
     metrics.result(ApplyResult(b"", insertions, skips))
     assert sorted(amounts) == [1, 3, 6]  # the page, the skips, the insertions
     assert value(metrics, "adinject_units_inserted_total", rule="news", unit="ad") == 6
-    assert value(metrics, "adinject_units_skipped_total", rule="news", unit="ad", reason="max") == 3
+    # A `max` reached is a cap (the rules wanted no more units), counted apart from units that could not land.
+    assert value(metrics, "adinject_units_capped_total", rule="news", unit="ad", reason="max") == 3
+    assert value(metrics, "adinject_units_skipped_total", rule="news", unit="ad", reason="max") == 0
 
 
 VARIANT_RULES = """\

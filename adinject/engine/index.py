@@ -93,8 +93,10 @@ class RuleIndex:
     def __init__(self, compiled: CompiledRules) -> None:
         self.compiled = compiled
         self.settings: Settings = compiled.settings
+        # The site-wide `exclude_paths` of the settings hold for every rule, as if each rule listed them.
+        site_excluded = tuple(self.settings.exclude_paths)
         self._active: tuple[tuple[Rule, PathMatcher], ...] = tuple(
-            (rule, PathMatcher(rule.pages.paths, rule.pages.exclude_paths))
+            (rule, PathMatcher(rule.pages.paths, (*rule.pages.exclude_paths, *site_excluded)))
             for rule in compiled.rules
             if rule.enabled
         )

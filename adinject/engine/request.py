@@ -15,7 +15,7 @@ from adinject.engine.index import RuleIndex
 from adinject.language.schema import Rule
 from adinject.result import Skip
 from adinject.targeting.buckets import choose_variant
-from adinject.targeting.conditions import request_failure, uses_request
+from adinject.targeting.conditions import request_failure, request_seen, uses_request
 from adinject.targeting.facts import RequestFacts, request_facts
 
 
@@ -32,19 +32,27 @@ class RequestOutcome:
 
 
 def decide(
-    index: RuleIndex, rules: Sequence[Rule], url: str, headers: Mapping[str, str], now: datetime | None
+    index: RuleIndex,
+    rules: Sequence[Rule],
+    url: str,
+    headers: Mapping[str, str],
+    now: datetime | None,
+    *,
+    explain: bool = False,
 ) -> RequestOutcome:
     """The outcome for `rules` (those of the URL's path). Reads the request only when a rule can differ
-    between requests."""
+    between requests. `explain`: the skips also say what the request showed (the time, the bucket)."""
     if not index.targeted:
         if now is not None and now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         return RequestOutcome(tuple(rules), tuple(rules), (), {}, (), frozenset())
     facts = request_facts(url, headers, now=now, bucket_header=index.settings.bucket_header)
-    return outcome_for(index, rules, facts)
+    return outcome_for(index, rules, facts, explain=explain)
 
 
-def outcome_for(index: RuleIndex, rules: Sequence[Rule], facts: RequestFacts) -> RequestOutcome:
+def outcome_for(
+    index: RuleIndex, rules: Sequence[Rule], facts: RequestFacts, *, explain: bool = False
+) -> RequestOutcome:
     """Which of `rules` the request lets through, and the variants it sees (pure, given the facts)."""
     passing: list[Rule] = []
     skipped: list[Skip] = []
@@ -60,7 +68,9 @@ def outcome_for(index: RuleIndex, rules: Sequence[Rule], facts: RequestFacts) ->
         if failure is None:
             passing.append(rule)
         else:
-            skipped.append(Skip(code, reason, rule.name))
+            # What the request showed goes into the sentence only: the key must not split on the time.
+            seen = request_seen(rule, facts, code) if explain else None
+            skipped.append(Skip(code, f"{reason} ({seen})" if seen else reason, rule.name))
     variants: dict[str, str] = {}
     for rule in passing:
         for placement in rule.place:

@@ -143,7 +143,7 @@ class Rules:
             return Plan(skipped=(Skip("too_large", reason),), rules_version=self.version)
         path = urlsplit(url).path or "/"
         if outcome is None:
-            outcome = decide(self.index, self.rules_for(path), url, headers, now)
+            outcome = decide(self.index, self.rules_for(path), url, headers, now, explain=explain)
         if not outcome.path_rules:
             reason = f"no enabled rule matches the path {path}"
             return Plan(skipped=(Skip("no_rule", reason),), rules_version=self.version)

@@ -45,6 +45,7 @@ def check_across_files(
         problems.extend(_check_units(file))
         problems.extend(_check_class_names(file))
         problems.extend(_check_gpt_library_url(file, gpt_hosts))
+        problems.extend(_check_site_excludes(file))
     problems.extend(_check_unique_units(parsed))
     problems.extend(_check_unique_rules(parsed))
     problems.extend(_check_single_settings(parsed))
@@ -96,11 +97,14 @@ def _rule_selectors(index: int, rule: dict[str, Any]) -> Iterator[tuple[KeyPath,
         yield from _strings(
             place.get("keep_away_from"), (*place_path, "keep_away_from"), single=False, many=True
         )
-        anchor = place.get("after_anchor")
-        if isinstance(anchor, dict):
-            yield from _strings(
-                anchor.get("selector"), (*place_path, "after_anchor", "selector"), single=True, many=False
-            )
+        for key in ("after_anchor", "before_anchor"):
+            anchor = place.get(key)
+            if isinstance(anchor, str):  # the shorthand: a selector alone
+                yield (*place_path, key), anchor
+            elif isinstance(anchor, dict):
+                yield from _strings(
+                    anchor.get("selector"), (*place_path, key, "selector"), single=True, many=False
+                )
 
 
 def _check_rule_values(file: File) -> Iterator[Problem]:
@@ -112,15 +116,23 @@ def _check_rule_values(file: File) -> Iterator[Problem]:
         pages = rule.get("pages")
         if isinstance(pages, dict):
             for key in ("paths", "exclude_paths"):
-                for path, glob in _strings(
-                    pages.get(key), ("rules", index, "pages", key), single=False, many=True
-                ):
-                    error = check_glob(glob)
-                    if error is not None:
-                        yield file.problem(path, error)
+                yield from _check_globs(file, pages.get(key), ("rules", index, "pages", key))
         name = rule.get("name")
         if isinstance(name, str) and not name.strip():
             yield file.problem(("rules", index, "name"), "a rule name must not be empty")
+
+
+def _check_globs(file: File, value: Any, path: KeyPath) -> Iterator[Problem]:
+    for where, glob in _strings(value, path, single=False, many=True):
+        error = check_glob(glob)
+        if error is not None:
+            yield file.problem(where, error)
+
+
+def _check_site_excludes(file: File) -> Iterator[Problem]:
+    settings = file.data.get("settings") if isinstance(file.data, dict) else None
+    if isinstance(settings, dict):
+        yield from _check_globs(file, settings.get("exclude_paths"), ("settings", "exclude_paths"))
 
 
 def _unit_markups(name: str, unit: Any) -> Iterator[tuple[KeyPath, str, str | None]]:

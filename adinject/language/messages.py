@@ -230,7 +230,7 @@ _MODEL_PLACES: dict[type[BaseModel], str] = {
     Pages: "pages",
     ParagraphText: "paragraph_text",
     Placement: "a place entry",
-    Anchor: "after_anchor",
+    Anchor: "after_anchor or before_anchor",
     Settings: "settings",
     When: "when",
     Range: "words",

@@ -142,6 +142,14 @@ class Anchor(_Strict):
     )
 
 
+def _anchor_shorthand(value: Any) -> Any:
+    # `before_anchor: h2` is `before_anchor: {selector: h2}`: the first match is the usual wish.
+    return {"selector": value} if isinstance(value, str) else value
+
+
+AnchorOrSelector = Annotated[Anchor, BeforeValidator(_anchor_shorthand)]
+
+
 Position = Annotated[
     int | float, Field(description="A paragraph number, negative from the end, or a fraction.")
 ]
@@ -158,8 +166,19 @@ class Placement(_Strict):
             "(a fraction of the counted paragraphs), or a list of these."
         ),
     )
-    after_anchor: Anchor | None = Field(
+    after_anchor: AnchorOrSelector | None = Field(
         default=None, description="Place after the Nth element matching a selector (a heading, an image)."
+    )
+    before_paragraph: int | float | list[int | float] | None = Field(
+        default=None,
+        description=(
+            "Counted paragraph(s) to place right before: 1 is before the first, -1 before the last, 0.5 in "
+            "the middle, or a list of these."
+        ),
+    )
+    before_anchor: AnchorOrSelector | None = Field(
+        default=None,
+        description="Place right before the Nth element matching a selector (a selector alone: the first).",
     )
     repeat_every: int | None = Field(
         default=None, ge=1, description="After the first position, again every N counted paragraphs."
@@ -184,17 +203,39 @@ class Placement(_Strict):
     )
     not_after_last: bool = Field(default=False, description="Never place after the final counted paragraph.")
 
+    @property
+    def paragraphs(self) -> int | float | list[int | float] | None:
+        """The counted-paragraph positions asked for, after or before (whichever is given)."""
+        return self.after_paragraph if self.after_paragraph is not None else self.before_paragraph
+
+    @property
+    def anchor(self) -> Anchor | None:
+        """The anchor asked for, after or before (whichever is given)."""
+        return self.after_anchor if self.after_anchor is not None else self.before_anchor
+
+    @property
+    def before(self) -> bool:
+        """The unit goes right before its paragraph or anchor, not after."""
+        return self.before_paragraph is not None or self.before_anchor is not None
+
     @model_validator(mode="after")
     def _one_position(self) -> Placement:
-        if self.after_paragraph is None and self.after_anchor is None:
-            raise ValueError("give after_paragraph or after_anchor")
-        if self.after_paragraph is not None and self.after_anchor is not None:
-            raise ValueError("give after_paragraph or after_anchor, not both")
-        for pos in _positions(self.after_paragraph):
+        given = [
+            key
+            for key in ("after_paragraph", "after_anchor", "before_paragraph", "before_anchor")
+            if getattr(self, key) is not None
+        ]
+        if not given:
+            raise ValueError("give after_paragraph or after_anchor (or before_paragraph or before_anchor)")
+        if len(given) > 1:
+            raise ValueError(f"give one position, not {' and '.join(given)}")
+        key = given[0]
+        for pos in _positions(self.paragraphs):
             if isinstance(pos, float) and not 0.0 < pos < 1.0:
-                raise ValueError("a fractional after_paragraph must be between 0 and 1 (0.5 is the middle)")
+                raise ValueError(f"a fractional {key} must be between 0 and 1 (0.5 is the middle)")
             if pos == 0:
-                raise ValueError("paragraphs are numbered from 1 (use -1 for after the last)")
+                last = "after the last" if key == "after_paragraph" else "before the last"
+                raise ValueError(f"paragraphs are numbered from 1 (use -1 for {last})")
         return self
 
 
@@ -549,6 +590,11 @@ class Settings(_Strict):
         default=1000, ge=1, le=10_000, description="How long the Prebid auction may take before ads load."
     )
     opt_out: OptOut = Field(default_factory=OptOut, description="Page-wide opt-outs for every rule.")
+    exclude_paths: list[str] = Field(
+        default_factory=list,
+        description="Globs of paths no rule applies to (added to every rule's pages.exclude_paths); "
+        "/**/opinion/** is a section anywhere in a path.",
+    )
 
     @field_validator("bucket_header")
     @classmethod

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from turbohtml import Document, Element, SelectorSyntaxError
+from turbohtml import Document, Element, SelectorSyntaxError, Text
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
 from adinject.placement.container import find_article, marked_article
@@ -53,6 +53,8 @@ class _RuleState:
     form_units: frozenset[str]
     placed: list[int] = field(default_factory=list)
     units: int = 0
+    container: Element | None = None  # for the places right before a paragraph (climbing out of wrappers)
+    before: dict[int, Boundary | str] = field(default_factory=dict)  # `boundaries`, right before paragraph k
 
 
 def plan_page(
@@ -106,7 +108,7 @@ def plan_page(
         if gate is not None:
             plan.skipped.append(Skip(gate[0], gate[1], rule.name))
             continue
-        state = _RuleState(rule, counted, prefix, {}, hazards, form_units)
+        state = _RuleState(rule, counted, prefix, {}, hazards, form_units, container=container)
         for placement in rule.place:
             for skip_or_slot in _place(state, placement, container, page):
                 if isinstance(skip_or_slot, Skip):
@@ -191,7 +193,7 @@ def _rule_gate(rule: Rule, paragraphs: int, words: int) -> tuple[str, str] | Non
 
 def targets_for(placement: Placement, n: int) -> list[int]:
     """The counted-paragraph numbers a placement asks for, before any shifting, ascending, deduplicated."""
-    raw = placement.after_paragraph
+    raw = placement.paragraphs
     values = raw if isinstance(raw, list) else [raw] if raw is not None else []
     resolved: list[int] = []
     for v in values:
@@ -216,7 +218,7 @@ def _place(
     rule = state.rule
     n = len(state.counted)
     out: list[Skip | PlannedInsertion] = []
-    if placement.after_anchor is not None:
+    if placement.anchor is not None:
         return _place_anchor(state, placement, container, page)
     limit = placement.max
     placed_here = 0
@@ -225,41 +227,36 @@ def _place(
         out.append(
             Skip("out_of_range", "no counted paragraph at the requested position", rule.name, placement.unit)
         )
-    exhausted: Skip | None = None
+    exhausted: tuple[int, str] | None = None  # the target whose search down found nothing, and its code
     at_max = f"max ({limit}) units of this placement already placed"
     for target in requested:
+        counted_as = _counted_as(placement, target)
         if limit is not None and placed_here >= limit:
-            out.append(Skip("max", at_max, rule.name, placement.unit, target))
+            out.append(Skip("max", at_max, rule.name, placement.unit, counted_as))
             continue
         if target > n:
-            out.append(
-                Skip(
-                    "out_of_range",
-                    f"the article has only {n} counted paragraphs",
-                    rule.name,
-                    placement.unit,
-                    target,
-                )
-            )
+            reason = f"the article has only {n} counted paragraphs"
+            out.append(Skip("out_of_range", reason, rule.name, placement.unit, counted_as))
             continue
         if exhausted is not None:
             # Shifting down from an earlier target found no boundary up to the end of the article; a later
             # target cannot do better (boundaries only get used, never freed), so say so without searching:
             # this keeps thousands of targets on a page with no safe boundary linear.
-            out.append(Skip(exhausted.code, exhausted.reason, rule.name, placement.unit, target))
+            reason = _exhausted(placement, exhausted[0], target)
+            out.append(Skip(exhausted[1], reason, rule.name, placement.unit, counted_as))
             continue
         found = _search(state, placement, target, page.taken)
         if isinstance(found, Skip):
             out.append(found)
             if placement.shift == "down" and found.code != "shift_limit":
-                exhausted = found
+                exhausted = (target, found.code)
             continue
         k, boundary, note = found
         slot = PlannedInsertion(
             boundary.offset,
             placement.unit,
             rule.name,
-            k,
+            _counted_as(placement, k),
             "paragraph",
             note,
             boundary.implied_close,
@@ -269,6 +266,37 @@ def _place(
         placed_here += committed is slot
         out.append(committed)
     return out
+
+
+def _exhausted(placement: Placement, earlier: int, target: int) -> str:
+    """Why `target` is skipped without a search of its own, in terms true of `target`: the search down from
+    the earlier target found nothing up to the end, and `target` lies on that stretch (the earlier skip
+    gives that search's reason, about its own paragraph)."""
+    return (
+        f"no allowed position {_where(placement, target)} or further down (the search down from "
+        f"{_where(placement, earlier)} found none to the end of the article)"
+    )
+
+
+def _where(placement: Placement, k: int) -> str:
+    """The position `k` of a placement, in words: after paragraph k, or right before it."""
+    return f"right before paragraph {k}" if placement.before else f"after paragraph {k}"
+
+
+def _shift_note(placement: Placement, target: int, k: int, first: tuple[str, str] | None) -> str:
+    """What `explain` adds to a unit that landed at position `k`: where it was wanted when it moved, and
+    for a unit before a paragraph, which paragraph it is before (its number says which it follows)."""
+    shifted = f"shifted from {_where(placement, target)}: {first[1]}" if k != target and first else ""
+    if not placement.before:
+        return shifted
+    return f"right before paragraph {k}" + (f", {shifted}" if shifted else "")
+
+
+def _counted_as(placement: Placement, k: int) -> int | None:
+    """The counted paragraph a unit at position `k` follows (None: before the first), as reports say."""
+    if not placement.before:
+        return k
+    return k - 1 if k > 1 else None
 
 
 def _commit(state: _RuleState, page: _PageState, slot: PlannedInsertion) -> Skip | PlannedInsertion:
@@ -298,6 +326,7 @@ def _search(
     rule = state.rule
     n = len(state.counted)
     step = -1 if placement.shift == "up" else 1
+    before = placement.before  # read once: the loop runs for every position tried
     first_reason: tuple[str, str] | None = None
     k = target
     while 1 <= k <= n:
@@ -308,46 +337,46 @@ def _search(
                 f"{reason}; no boundary within {MAX_SHIFT} paragraphs",
                 rule.name,
                 placement.unit,
-                target,
+                _counted_as(placement, target),
             )
-        problem = _position_problem(state, placement, k)
+        problem = _position_problem(state, placement, k - 1 if before else k)
         if problem is None:
-            got = _boundary(state, k)
+            got = _boundary_before(state, k) if before else _boundary(state, k)
             if isinstance(got, str):
-                problem = ("unsafe", f"cannot insert safely after paragraph {k}: {got}")
+                problem = ("unsafe", f"cannot insert safely {_where(placement, k)}: {got}")
             else:
                 near = _touches(got, placement.keep_away_from)
                 if near is not None:
-                    problem = ("keep_away", f"paragraph {k} is next to <{near}> (keep_away_from)")
+                    said = f"the place {_where(placement, k)}" if before else f"paragraph {k}"
+                    problem = ("keep_away", f"{said} is next to <{near}> (keep_away_from)")
                 elif got.offset in taken:
-                    problem = (
-                        "taken",
-                        f"the boundary after paragraph {k} is taken by rule '{taken[got.offset]}'",
-                    )
+                    by = taken[got.offset]
+                    problem = ("taken", f"the boundary {_where(placement, k)} is taken by rule '{by}'")
                 else:
-                    note = (
-                        ""
-                        if k == target
-                        else f"shifted from after paragraph {target}: {first_reason[1]}"
-                        if first_reason
-                        else ""
-                    )
-                    return k, got, note
+                    return k, got, _shift_note(placement, target, k, first_reason)
         if first_reason is None:
             first_reason = problem
         if placement.shift == "skip":
             break
-        if problem[0] == "after_words" or (problem[0] == "range" and not (step > 0 and k <= rule.skip_first)):
+        after = k - 1 if before else k
+        if problem[0] == "after_words" or (
+            problem[0] == "range" and not (step > 0 and after <= rule.skip_first)
+        ):
             break  # further in this direction only gets worse
         k += step
     code, reason = first_reason or ("out_of_range", "no boundary left to shift to")
-    return Skip(code, reason, rule.name, placement.unit, target)
+    if step > 0 and k > n and k - 1 > target:
+        reason += f"; nor {'before' if before else 'after'} any later paragraph"
+    return Skip(code, reason, rule.name, placement.unit, _counted_as(placement, target))
 
 
 def _position_problem(state: _RuleState, placement: Placement, k: int) -> tuple[str, str] | None:
     rule = state.rule
     n = len(state.counted)
-    if k <= rule.skip_first:
+    if k == 0:  # right before the first paragraph: in the article's first stretch only with skip_first
+        if rule.skip_first:
+            return "range", f"before paragraph 1 is within skip_first ({rule.skip_first})"
+    elif k <= rule.skip_first:
         return "range", f"paragraph {k} is within skip_first ({rule.skip_first})"
     if k > n - rule.skip_last:
         return "range", f"paragraph {k} is within skip_last ({rule.skip_last})"
@@ -382,6 +411,34 @@ def _boundary(state: _RuleState, k: int) -> Boundary | str:
         got = boundary_after(state.counted[k - 1].el, state.hazards)
         state.boundaries[k] = got
     return got
+
+
+def _boundary_before(state: _RuleState, k: int) -> Boundary | str:
+    got = state.before.get(k)
+    if got is None:
+        assert state.container is not None  # set for every rule that places
+        got = _place_before(state.counted[k - 1].el, state.container, state.hazards)
+        state.before[k] = got
+    return got
+
+
+def _place_before(el: Element, container: Element, hazards: Hazards) -> Boundary | str:
+    """The safe place right before `el`: right after the element before it, or, where `el` opens its
+    wrapper (a paragraph first in a <div>), before the wrapper, up to the container."""
+    current = el
+    while current is not container:
+        sib = current.previous_sibling
+        while sib is not None and not isinstance(sib, Element):
+            if isinstance(sib, Text) and sib.text.strip():
+                return "text runs right up to it, so there is no place between them"
+            sib = sib.previous_sibling
+        if sib is not None:
+            return boundary_after(sib, hazards)
+        parent = current.parent
+        if not isinstance(parent, Element):
+            break
+        current = parent
+    return "nothing comes before it inside the container, so there is no end tag to place the unit after"
 
 
 def _touches(boundary: Boundary, selectors: Sequence[str]) -> str | None:
@@ -437,7 +494,7 @@ def _last_element_child(el: Element) -> Element | None:
 def _place_anchor(
     state: _RuleState, placement: Placement, container: Element, page: _PageState
 ) -> list[Skip | PlannedInsertion]:
-    anchor = placement.after_anchor
+    anchor = placement.anchor
     assert anchor is not None
     rule = state.rule
     out: list[Skip | PlannedInsertion] = []
@@ -474,24 +531,33 @@ def _anchor_insertion(
     nth: int,
     starts: list[int],
 ) -> PlannedInsertion | Skip:
-    """The insertion after the `nth` match of the anchor, or why there is none."""
-    anchor = placement.after_anchor
+    """The insertion after (or before) the `nth` match of the anchor, or why there is none."""
+    anchor = placement.anchor
     assert anchor is not None
     rule = state.rule
+    side = "before" if placement.before else "after"
     el = _climb(match, container)
-    got: Boundary | str = (
-        "no safe place next to it inside the container" if el is None else boundary_after(el, state.hazards)
-    )
+    got: Boundary | str
+    if el is None:
+        got = "no safe place next to it inside the container"
+    else:
+        got = (
+            _place_before(el, container, state.hazards)
+            if placement.before
+            else boundary_after(el, state.hazards)
+        )
     if isinstance(got, str):
-        reason = f"cannot insert safely after '{anchor.selector}' #{nth}: {got}"
+        reason = f"cannot insert safely {side} '{anchor.selector}' #{nth}: {got}"
         return Skip("unsafe", reason, rule.name, placement.unit)
     paragraph = bisect_right(starts, got.offset)
     problem = _position_problem(state, placement, paragraph) if paragraph >= 1 else None
     if problem is None:
-        nxt = _next_element(got.after)
+        # The other side of the unit from the anchor: what follows it (after), what precedes it (before).
+        other = got.after if placement.before else _next_element(got.after)
         sel = ", ".join(placement.keep_away_from)
-        if sel and nxt is not None and nxt.matches(sel):
-            problem = ("keep_away", f"the anchor is followed by <{nxt.tag}> (keep_away_from)")
+        if sel and other is not None and other.matches(sel):
+            said = "preceded" if placement.before else "followed"
+            problem = ("keep_away", f"the anchor is {said} by <{other.tag}> (keep_away_from)")
         elif got.offset in page.taken:
             problem = ("taken", f"the boundary is taken by rule '{page.taken[got.offset]}'")
     if problem is not None:
@@ -502,7 +568,7 @@ def _anchor_insertion(
         rule.name,
         paragraph or None,
         anchor.selector,
-        f"after '{anchor.selector}' #{nth}",
+        f"{side} '{anchor.selector}' #{nth}",
         got.implied_close,
         placement.unit in state.form_units and _form_ok(got, state.hazards),
     )

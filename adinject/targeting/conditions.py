@@ -15,6 +15,7 @@ plans, and a bucket in the reason would split the cache a hundredfold for nothin
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,9 +29,12 @@ from adinject.targeting.facts import DEVICE_HEADERS, REFERRER_HEADER, RequestFac
 Failure = tuple[str, str]
 Stage = Literal["request", "page", "article"]
 RequestCheck = Callable[[Rule, When, RequestFacts], "Failure | None"]
+Seen = Callable[[When, RequestFacts], str]
 
-# <meta> names whose content is a comma-separated list: each item is a value of its own.
+# <meta> names whose content is a list: each item is a value of its own. CMSs separate keywords with commas
+# or semicolons (both are common in the wild), so both split.
 LIST_VALUED = frozenset({"keywords", "news_keywords", "article:tag"})
+_LIST_SEPARATORS = re.compile(r"[,;]")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OFF_CLASS = "adinject-off"
 
@@ -45,7 +49,7 @@ def meta_values(meta: Mapping[str, Sequence[str]], name: str) -> list[str]:
     key = name.lower()
     raw = meta.get(key, ())
     if key in LIST_VALUED:
-        return [item.strip() for value in raw for item in value.split(",") if item.strip()]
+        return [item.strip() for value in raw for item in _LIST_SEPARATORS.split(value) if item.strip()]
     return [value.strip() for value in raw if value.strip()]
 
 
@@ -76,6 +80,9 @@ class Condition:
     bucket: bool = False  # reads the visitor's bucket (the cookie, or `bucket_header`)
     timed: bool = False  # the same request can get another answer at another time
     check: RequestCheck | None = None  # request conditions only: why the request rules the rule out
+    # Request conditions only: what the request showed, for `explain`. Kept out of the failure's reason,
+    # which is part of the plan-cache key: the time or the visitor's bucket there would split the cache.
+    seen: Seen | None = None
 
     def present(self, when: When) -> bool:
         # A request condition counts once given, even as `query: {}` (it was written, so it is checked);
@@ -116,13 +123,49 @@ def _query(rule: Rule, when: When, facts: RequestFacts) -> Failure | None:
     return None
 
 
+def _seen_schedule(when: When, facts: RequestFacts) -> str:
+    schedule = when.schedule
+    assert schedule is not None  # only asked about a schedule that failed
+    now = facts.now
+    said = f"now is {now.isoformat(timespec='seconds')}"
+    if schedule.weekdays is not None:
+        local = now.astimezone(zoneinfo.ZoneInfo(schedule.timezone))
+        said += f", a {_WEEKDAYS[local.weekday()]} in {schedule.timezone}"
+    window = [
+        *([f"start {schedule.start.isoformat()}"] if schedule.start is not None else []),
+        *([f"end {schedule.end.isoformat()}"] if schedule.end is not None else []),
+        *([f"weekdays {', '.join(schedule.weekdays)}"] if schedule.weekdays is not None else []),
+    ]
+    return f"{said}; the schedule has {', '.join(window)}"
+
+
+def _seen_percent(when: When, facts: RequestFacts) -> str:
+    if facts.bucket is None:
+        return "the visitor has no bucket (no adinject_bucket cookie or bucket header)"
+    return f"the visitor's bucket is {facts.bucket}"
+
+
+def _seen_referrer(when: When, facts: RequestFacts) -> str:
+    host = facts.referrer_host
+    return f"the referrer's host is {host}" if host else "the request has no referrer"
+
+
+def _seen_query(when: When, facts: RequestFacts) -> str:
+    said = []
+    for name in when.query or {}:
+        values = facts.query.get(name)
+        said.append(f"{name}={', '.join(repr(v) for v in values)}" if values else f"{name} absent")
+    return "the URL's query has " + "; ".join(said)
+
+
 # In the order they are checked (the first failure is the reason given).
 CONDITIONS: tuple[Condition, ...] = (
     Condition("device", "request", reads=DEVICE_HEADERS, check=_device),
-    Condition("schedule", "request", timed=True, check=_schedule),
-    Condition("percent", "request", bucket=True, check=_percent),
-    Condition("referrer", "request", reads=(REFERRER_HEADER,), check=_referrer),
-    Condition("query", "request", check=_query),  # reads the URL, which every cache keys on anyway
+    Condition("schedule", "request", timed=True, check=_schedule, seen=_seen_schedule),
+    Condition("percent", "request", bucket=True, check=_percent, seen=_seen_percent),
+    Condition("referrer", "request", reads=(REFERRER_HEADER,), check=_referrer, seen=_seen_referrer),
+    # The query: read from the URL, which every cache keys on anyway.
+    Condition("query", "request", check=_query, seen=_seen_query),
     Condition("meta", "page"),
     Condition("exclude_meta", "page"),
     Condition("exclude_classes", "article"),
@@ -202,6 +245,16 @@ def request_failure(rule: Rule, facts: RequestFacts) -> Failure | None:
     return None
 
 
+def request_seen(rule: Rule, facts: RequestFacts, code: str) -> str | None:
+    """What the request showed of the condition that failed with `code`, for `explain` (None when the reason
+    already says it: the device)."""
+    when = rule.when
+    for condition in _REQUEST:
+        if when is not None and code == f"when_{condition.key}" and condition.seen is not None:
+            return condition.seen(when, facts)
+    return None
+
+
 # --- page conditions
 
 
@@ -218,12 +271,35 @@ def page_failure(when: When | None, meta: Mapping[str, Sequence[str]]) -> Failur
     if when is None:
         return None
     for name, wanted in (when.meta or {}).items():
-        if not values_match(wanted, meta_values(meta, name)):
-            return "when_meta", f"the page's <meta> {name!r} does not match"
+        present = meta_values(meta, name)
+        if not values_match(wanted, present):
+            return "when_meta", f"the page's <meta> {name!r} does not match: {_said(wanted, present)}"
     for name, wanted in (when.exclude_meta or {}).items():
-        if values_match(wanted, meta_values(meta, name)):
-            return "when_excluded", f"the page's <meta> {name!r} matches exclude_meta"
+        present = meta_values(meta, name)
+        if values_match(wanted, present):
+            said = _said(wanted, present)
+            return "when_excluded", f"the page's <meta> {name!r} matches exclude_meta: {said}"
     return None
+
+
+# A page's <meta> values quoted in a reason, each cut short: keywords lists run long.
+_SAID_VALUES = 10
+_SAID_CHARS = 60
+
+
+def _said(wanted: bool | Sequence[str], present: Sequence[str]) -> str:
+    """What the page has and what the condition wants, for a reason ad ops read."""
+    if not present:
+        has = "the page has none"
+    else:
+        shown = [repr(v if len(v) <= _SAID_CHARS else v[:_SAID_CHARS] + "…") for v in present[:_SAID_VALUES]]
+        more = f" and {len(present) - _SAID_VALUES} more" if len(present) > _SAID_VALUES else ""
+        has = f"the page has {', '.join(shown)}{more}"
+    if wanted is True:
+        return f"{has}; the condition wants it present"
+    if wanted is False:
+        return f"{has}; the condition wants it absent"
+    return f"{has}; the condition lists {', '.join(repr(v) for v in wanted)}"
 
 
 # --- article conditions

@@ -412,7 +412,7 @@ def as_rule_file(fragment: Any) -> dict[str, Any]:
     assert isinstance(fragment, dict), fragment
     keys = set(fragment)
     placement: dict[str, Any] = {"unit": "advertisement"}
-    if not {"after_paragraph", "after_anchor"} & keys:
+    if not {"after_paragraph", "after_anchor", "before_paragraph", "before_anchor"} & keys:
         placement["after_paragraph"] = 3
     if keys <= set(RuleFile.model_fields):
         data = dict(fragment)
