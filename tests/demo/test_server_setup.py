@@ -1,0 +1,147 @@
+"""The server set-up the README shows: `examples/logging.json` under uvicorn and gunicorn, and
+`examples/gunicorn.conf.py` (logs, and prometheus-client's multiprocess bookkeeping). Real servers in
+subprocesses: what they print and what they do with a dead worker is the point.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LOG_CONFIG = REPO / "examples" / "logging.json"
+GUNICORN_CONF = REPO / "examples" / "gunicorn.conf.py"
+
+RULES = """\
+units:
+  ad:
+    html: '<div class="ad">Advertisement</div>'
+rules:
+  - name: news
+    pages: {paths: ["/news/**"]}
+    container: article
+    place:
+      - unit: ad
+        after_paragraph: 1
+"""
+ASGI_APP = """\
+from starlette.applications import Starlette
+from adinject import AdInjectMiddleware
+app = AdInjectMiddleware(Starlette(), rules={folder!r})
+"""
+# A WSGI app that keeps a rules folder live: what gunicorn's sync workers run (the WSGI middleware does the
+# same; this needs only LiveRules).
+WSGI_APP = """\
+import os
+from adinject import LiveRules
+live = LiveRules({folder!r})
+live.start()
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"""
+# asctime, the process, the level, then the message: "2026-12-05 01:02:03,456 [123] INFO adinject: ..."
+STAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] "
+TIMED = STAMP + "INFO adinject: "
+
+
+def wait_for(what: str, probe: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def lines(log: Path, pattern: str) -> list[str]:
+    return re.findall(pattern + ".*$", log.read_text(), re.M)
+
+
+def rules_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "news.yaml").write_text(RULES)
+    return folder
+
+
+def run(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.slow
+def test_uvicorn_with_the_shipped_log_config_prints_loads_and_reloads(tmp_path: Path) -> None:
+    folder = rules_folder(tmp_path)
+    (tmp_path / "logapp.py").write_text(ASGI_APP.format(folder=str(folder)))
+    log = tmp_path / "uvicorn.log"
+    argv = [sys.executable, "-m", "uvicorn", "logapp:app", "--app-dir", str(tmp_path)]
+    server = run([*argv, "--uds", str(tmp_path / "s"), "--log-config", str(LOG_CONFIG)], log)
+    try:
+        wait_for("the rules to load", lambda: bool(lines(log, TIMED + r"rules \w+ loaded from ")))
+        (folder / "news.yaml").write_text(RULES.replace("after_paragraph: 1", "after_paragraph: 2"))
+        wait_for("the reload line", lambda: bool(lines(log, TIMED + "rules reloaded from ")))
+    finally:
+        stop(server)
+    assert lines(log, STAMP + "INFO Application startup complete"), "uvicorn's own lines keep the same form"
+
+
+@pytest.mark.slow
+def test_gunicorn_conf_logs_and_forgets_a_dead_workers_live_gauges(tmp_path: Path) -> None:
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install gunicorn)")
+    folder = rules_folder(tmp_path)
+    (tmp_path / "wsgiapp.py").write_text(WSGI_APP.format(folder=str(folder)))
+    multiproc = tmp_path / "prom"
+    multiproc.mkdir()
+    (multiproc / "counter_1.db").write_bytes(b"left by an earlier run")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    sock = tmp_path / "g.sock"
+    log = tmp_path / "gunicorn.log"
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--chdir", str(tmp_path)]
+    server = run([*argv, "--workers", "2", "--bind", f"unix:{sock}", "wsgiapp:app"], log, env)
+
+    def gauges() -> set[int]:
+        return {int(p.stem.rpartition("_")[2]) for p in multiproc.glob("gauge_live*_*.db")}
+
+    try:
+        wait_for("two workers", lambda: len(gauges()) == 2)
+        assert not (multiproc / "counter_1.db").exists(), "on_starting empties the folder"
+        assert len(lines(log, TIMED + r"rules \w+ loaded from ")) == 2, log.read_text()
+        (folder / "news.yaml").write_text(RULES.replace("after_paragraph: 1", "after_paragraph: 2"))
+        wait_for("both workers' reload lines", lambda: len(lines(log, TIMED + "rules reloaded from ")) == 2)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://g") as client:
+            dead = int(client.get("/").text)
+        os.kill(dead, signal.SIGKILL)
+        # child_exit: gone without any scrape, and a new worker has its own.
+        wait_for("the dead worker's gauges to go", lambda: dead not in gauges() and len(gauges()) == 2)
+    finally:
+        stop(server)
+    assert lines(log, STAMP + "INFO Booting worker"), "gunicorn's own lines"
+
+
+def test_the_demo_serves_with_the_shipped_log_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from examples.newsroom import __main__ as entry
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    entry.main()
+    assert Path(str(seen["log_config"])) == LOG_CONFIG
