@@ -12,8 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,20 +25,10 @@ from starlette.testclient import TestClient
 
 from adinject.engine import load_rules
 from adinject.metrics import FleetCollector, metrics_app
+from tests._support.http_testkit import UNIT_HTML, page, write_rules
+from tests._support.servers import live_gauge_pids, wait_for
 
-RULES = """\
-units:
-  ad:
-    html: '<div class="ad">Advertisement</div>'
-rules:
-  - name: news
-    pages: {paths: ["/news/**"]}
-    container: article
-    place:
-      - unit: ad
-        after_paragraph: 1
-"""
-ARTICLE = "<!doctype html><html><body><article><p>One two three.</p><p>Four five.</p></article></body></html>"
+ARTICLE = page().decode()
 APP = """\
 import os
 from starlette.applications import Starlette
@@ -76,24 +65,10 @@ def live_versions(scraped: Samples, folder: str) -> dict[str, float]:
     }
 
 
-def wait_for(what: str, probe: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def live_pids(multiproc: Path) -> set[int]:
-    """The processes with live-state gauge files: every worker that has loaded rules."""
-    return {int(p.stem.rpartition("_")[2]) for p in multiproc.glob("gauge_live*_*.db")}
-
-
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, Path, Path]]:
     """`uvicorn --workers 2` on a Unix socket, with a rules folder and a multiprocess folder."""
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "news.yaml").write_text(RULES)
+    folder = write_rules(tmp_path / "rules")
     multiproc = tmp_path / "prom"
     multiproc.mkdir()
     (tmp_path / "fleetapp.py").write_text(APP.format(article=ARTICLE, folder=str(folder)))
@@ -107,7 +82,7 @@ def fleet(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, Path, Path]]:
         )
     client = httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://fleet", timeout=10)
     try:
-        wait_for("two workers", lambda: sock.exists() and len(live_pids(multiproc)) == 2)
+        wait_for("two workers", lambda: sock.exists() and len(live_gauge_pids(multiproc)) == 2)
         yield client, folder, multiproc, log
     finally:
         client.close()
@@ -139,7 +114,7 @@ def test_uvicorn_workers_one_live_version_and_sums_that_add_up(
     assert live_versions(first, label) == {load_rules(folder).version: 1.0}
     assert first[modified] == 20
 
-    (folder / "news.yaml").write_text(RULES.replace("Advertisement", "Anzeige"))
+    write_rules(folder, unit=UNIT_HTML.replace("Advertisement", "Anzeige"))
     new = load_rules(folder).version
     reloads = ("adinject_rules_reloads_total", (("folder", label),))
     wait_for("both workers to reload", lambda: scrape(client).get(reloads) == 2)
@@ -152,9 +127,9 @@ def test_uvicorn_workers_one_live_version_and_sums_that_add_up(
     # A worker killed outright: uvicorn starts another; its live state goes, its counts stay.
     dead = int(client.get("/pid").text)
     os.kill(dead, signal.SIGKILL)
-    wait_for("a new worker", lambda: len(live_pids(multiproc) - {dead}) == 2)
+    wait_for("a new worker", lambda: len(live_gauge_pids(multiproc) - {dead}) == 2)
     final = scrape(client)
-    assert dead not in live_pids(multiproc), "the scrape forgot the dead worker's live gauges"
+    assert dead not in live_gauge_pids(multiproc), "the scrape forgot the dead worker's live gauges"
     assert live_versions(final, label) == {new: 1.0}
     assert final[modified] == 30, "what the dead worker counted stays in the sum"
     assert final[reloads] == 2
@@ -200,7 +175,7 @@ def test_a_dead_workers_live_state_disappears_and_its_counts_stay(tmp_path: Path
         assert live_versions(scraped, "rules") == {"v2": 1.0}
         assert scraped[("adinject_kill_switch", (("folder", "rules"),))] == 0
         assert scraped[("adinject_pages_total", (("outcome", "modified"), ("reason", "")))] == 2
-        assert live_pids(tmp_path) == {running.pid}
+        assert live_gauge_pids(tmp_path) == {running.pid}
         _, err = running.communicate("")
         assert "Removal of labels" not in err, err
     finally:

@@ -10,29 +10,18 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests._support.http_testkit import UNIT_HTML, write_rules
+from tests._support.servers import live_gauge_pids, wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 LOG_CONFIG = REPO / "examples" / "logging.json"
 GUNICORN_CONF = REPO / "examples" / "gunicorn.conf.py"
 
-RULES = """\
-units:
-  ad:
-    html: '<div class="ad">Advertisement</div>'
-rules:
-  - name: news
-    pages: {paths: ["/news/**"]}
-    container: article
-    place:
-      - unit: ad
-        after_paragraph: 1
-"""
 ASGI_APP = """\
 from starlette.applications import Starlette
 from adinject import AdInjectMiddleware
@@ -55,22 +44,8 @@ STAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] "
 TIMED = STAMP + "INFO adinject: "
 
 
-def wait_for(what: str, probe: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def lines(log: Path, pattern: str) -> list[str]:
     return re.findall(pattern + ".*$", log.read_text(), re.M)
-
-
-def rules_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "news.yaml").write_text(RULES)
-    return folder
 
 
 def run(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -89,14 +64,14 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.slow
 def test_uvicorn_with_the_shipped_log_config_prints_loads_and_reloads(tmp_path: Path) -> None:
-    folder = rules_folder(tmp_path)
+    folder = write_rules(tmp_path / "rules")
     (tmp_path / "logapp.py").write_text(ASGI_APP.format(folder=str(folder)))
     log = tmp_path / "uvicorn.log"
     argv = [sys.executable, "-m", "uvicorn", "logapp:app", "--app-dir", str(tmp_path)]
     server = run([*argv, "--uds", str(tmp_path / "s"), "--log-config", str(LOG_CONFIG)], log)
     try:
         wait_for("the rules to load", lambda: bool(lines(log, TIMED + r"rules \w+ loaded from ")))
-        (folder / "news.yaml").write_text(RULES.replace("after_paragraph: 1", "after_paragraph: 2"))
+        write_rules(folder, unit=UNIT_HTML.replace("Advertisement", "Anzeige"))
         wait_for("the reload line", lambda: bool(lines(log, TIMED + "rules reloaded from ")))
     finally:
         stop(server)
@@ -106,7 +81,7 @@ def test_uvicorn_with_the_shipped_log_config_prints_loads_and_reloads(tmp_path: 
 @pytest.mark.slow
 def test_gunicorn_conf_logs_and_forgets_a_dead_workers_live_gauges(tmp_path: Path) -> None:
     pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install gunicorn)")
-    folder = rules_folder(tmp_path)
+    folder = write_rules(tmp_path / "rules")
     (tmp_path / "wsgiapp.py").write_text(WSGI_APP.format(folder=str(folder)))
     multiproc = tmp_path / "prom"
     multiproc.mkdir()
@@ -117,20 +92,20 @@ def test_gunicorn_conf_logs_and_forgets_a_dead_workers_live_gauges(tmp_path: Pat
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--chdir", str(tmp_path)]
     server = run([*argv, "--workers", "2", "--bind", f"unix:{sock}", "wsgiapp:app"], log, env)
 
-    def gauges() -> set[int]:
-        return {int(p.stem.rpartition("_")[2]) for p in multiproc.glob("gauge_live*_*.db")}
-
     try:
-        wait_for("two workers", lambda: len(gauges()) == 2)
+        wait_for("two workers", lambda: len(live_gauge_pids(multiproc)) == 2)
         assert not (multiproc / "counter_1.db").exists(), "on_starting empties the folder"
         assert len(lines(log, TIMED + r"rules \w+ loaded from ")) == 2, log.read_text()
-        (folder / "news.yaml").write_text(RULES.replace("after_paragraph: 1", "after_paragraph: 2"))
+        write_rules(folder, unit=UNIT_HTML.replace("Advertisement", "Anzeige"))
         wait_for("both workers' reload lines", lambda: len(lines(log, TIMED + "rules reloaded from ")) == 2)
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://g") as client:
             dead = int(client.get("/").text)
         os.kill(dead, signal.SIGKILL)
         # child_exit: gone without any scrape, and a new worker has its own.
-        wait_for("the dead worker's gauges to go", lambda: dead not in gauges() and len(gauges()) == 2)
+        wait_for(
+            "the dead worker's gauges to go",
+            lambda: dead not in live_gauge_pids(multiproc) and len(live_gauge_pids(multiproc)) == 2,
+        )
     finally:
         stop(server)
     assert lines(log, STAMP + "INFO Booting worker"), "gunicorn's own lines"
