@@ -113,6 +113,7 @@ class LiveRules:
         self._listeners: list[Listener] = []
         self._thread: threading.Thread | None = None
         self._thread_pid = 0  # the process `_thread` watches in; 0 when it watches nowhere
+        self._reported_pid = 0  # the process that last reported `current` to the metrics
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None  # the load running in the background, if any
         self.loaded_at = 0.0
@@ -277,6 +278,7 @@ class LiveRules:
         return (self._switch.on(), *file_stats(sources.on_disk(self.path, self._data_files())))
 
     def _report(self) -> None:
+        self._reported_pid = os.getpid()
         if self.metrics is not None:
             self.metrics.rules_live(self.label, self.current.version, self.loaded_at or None)
             self.metrics.switched_off(self.label, self._off)
@@ -297,8 +299,14 @@ class LiveRules:
             self._thread_pid = pid
 
     def ensure_watching(self) -> None:
-        """`start()` unless this process already watches: cheap enough to call on every request."""
-        if self.watch and self._thread_pid != os.getpid():
+        """`start()` unless this process already watches, and report the live state to the metrics once in
+        each process: cheap enough to call on every request."""
+        pid = os.getpid()
+        if self._reported_pid != pid:
+            # A worker forked after the rules loaded (gunicorn --preload): in prometheus-client's
+            # multiprocess mode its values live in files of its own, which know nothing of the rules yet.
+            self._report()
+        if self.watch and self._thread_pid != pid:
             self.start()
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
+from adinject.engine import load_rules
+from adinject.metrics import FleetCollector
 from tests._support.http_testkit import UNIT_HTML, write_rules
 from tests._support.servers import live_gauge_pids, wait_for
 
@@ -27,15 +30,17 @@ from starlette.applications import Starlette
 from adinject import AdInjectMiddleware
 app = AdInjectMiddleware(Starlette(), rules={folder!r})
 """
-# A WSGI app that keeps a rules folder live: what gunicorn's sync workers run (the WSGI middleware does the
-# same; this needs only LiveRules).
+# A WSGI app that keeps a rules folder live as the middleware does (`ensure_watching` on every request), here
+# also watching from import on: what gunicorn's sync workers run.
 WSGI_APP = """\
 import os
 from adinject import LiveRules
 live = LiveRules({folder!r})
-live.start()
+if {watch_at_import}:
+    live.start()
 
 def app(environ, start_response):
+    live.ensure_watching()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [str(os.getpid()).encode()]
 """
@@ -82,7 +87,7 @@ def test_uvicorn_with_the_shipped_log_config_prints_loads_and_reloads(tmp_path: 
 def test_gunicorn_conf_logs_and_forgets_a_dead_workers_live_gauges(tmp_path: Path) -> None:
     pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install gunicorn)")
     folder = write_rules(tmp_path / "rules")
-    (tmp_path / "wsgiapp.py").write_text(WSGI_APP.format(folder=str(folder)))
+    (tmp_path / "wsgiapp.py").write_text(WSGI_APP.format(folder=str(folder), watch_at_import=True))
     multiproc = tmp_path / "prom"
     multiproc.mkdir()
     (multiproc / "counter_1.db").write_bytes(b"left by an earlier run")
@@ -109,6 +114,42 @@ def test_gunicorn_conf_logs_and_forgets_a_dead_workers_live_gauges(tmp_path: Pat
     finally:
         stop(server)
     assert lines(log, STAMP + "INFO Booting worker"), "gunicorn's own lines"
+
+
+@pytest.mark.slow
+def test_gunicorn_preload_workers_show_the_live_version(tmp_path: Path) -> None:
+    """With --preload the rules load in the master before the workers fork; on_starting drops what the master
+    wrote, and each worker reports the live version itself (prometheus-client gives it files of its own)."""
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install gunicorn)")
+    folder = write_rules(tmp_path / "rules")
+    (tmp_path / "wsgiapp.py").write_text(WSGI_APP.format(folder=str(folder), watch_at_import=False))
+    multiproc = tmp_path / "prom"
+    multiproc.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    sock = tmp_path / "g.sock"
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--chdir", str(tmp_path), "--preload"]
+    server = run([*argv, "--workers", "1", "--bind", f"unix:{sock}", "wsgiapp:app"], tmp_path / "g.log", env)
+    registry = CollectorRegistry()
+    registry.register(FleetCollector(str(multiproc)))
+
+    def live_versions() -> dict[str, float]:
+        return {
+            s.labels["version"]: s.value
+            for m in registry.collect()
+            if m.name == "adinject_rules_info"
+            for s in m.samples
+        }
+
+    try:
+        wait_for("the socket", sock.exists)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://g") as client:
+            assert client.get("/").status_code == 200
+        wait_for("the worker's version", lambda: live_versions() == {load_rules(folder).version: 1.0})
+        write_rules(folder, unit=UNIT_HTML.replace("Advertisement", "Anzeige"))
+        new = load_rules(folder).version
+        wait_for("the new version alone", lambda: live_versions() == {new: 1.0})
+    finally:
+        stop(server)
 
 
 def test_the_demo_serves_with_the_shipped_log_config(monkeypatch: pytest.MonkeyPatch) -> None:
