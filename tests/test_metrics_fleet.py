@@ -188,3 +188,17 @@ def test_help_texts_say_how_workers_add_up() -> None:
     metrics = Metrics(CollectorRegistry())
     for family in metrics.registry.collect():
         assert "worker" in family.documentation, family.name
+
+
+def test_an_exited_worker_not_yet_reaped_counts_as_gone() -> None:
+    """A worker that exited but whose parent has not reaped it yet (a zombie) serves nothing."""
+    from adinject.metrics import _running
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        # Not reaped until child.wait() below: os.kill(pid, 0) alone still finds the process.
+        wait_for("the child to exit", lambda: not _running(child.pid), timeout=20)
+        os.kill(child.pid, 0)
+    finally:
+        child.wait()
+    assert _running(os.getpid())
