@@ -149,6 +149,7 @@ class _Watcher:
             # the old one. Watch again whenever the path names another folder.
             identity = _identity(self.folder)
             if identity is None:  # between the two renames of a swap, or gone: look again shortly
+                log.debug("adinject: %s does not exist; looking again in %.1f s", self.folder, self.interval)
                 if self.stop.wait(self.interval) or not self.check():
                     return
                 continue

@@ -212,3 +212,25 @@ def test_the_middleware_serves_a_configmap_update(tmp_path: Path) -> None:
         assert body.count(b"Advertisement") == 1 and body.startswith(PAGE[:30])
     finally:
         app.close()
+
+
+@pytest.mark.slow
+def test_a_folder_that_appears_later_is_watched_when_it_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A volume mounted or a checkout cloned after the app started: no rules first, then the folder's."""
+    caplog.set_level(logging.DEBUG, logger="adinject")
+    folder = tmp_path / "rules"
+    live = LiveRules(folder, allow_invalid=True, mode="watchfiles", settle=0.05, metrics=None)
+    live.start()
+    try:
+        assert isinstance(live.current, Inactive)
+        # The watcher has looked at the missing folder (and said so) before it appears.
+        wait_for(lambda: any("watch" in r.getMessage() or "exist" in r.getMessage() for r in caplog.records))
+        configmap_update(folder, contents("v1"), "2026_12_05_03_00_00.000000001")
+        wait_for(lambda: marker(live.current) == "v1")
+        configmap_update(folder, contents("v2"), "2026_12_05_03_00_01.000000002")
+        wait_for(lambda: marker(live.current) == "v2")
+    finally:
+        live.stop()
+    assert not [r for r in caplog.records if "cannot watch" in r.getMessage()], "watched, not polled"
