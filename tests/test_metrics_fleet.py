@@ -125,7 +125,7 @@ def test_uvicorn_workers_one_live_version_and_sums_that_add_up(
     assert scrape(client)[modified] == 30
 
     # A worker killed outright: uvicorn starts another; its live state goes, its counts stay.
-    dead = int(client.get("/pid").text)
+    dead = int(client.get("/pid", headers={"Connection": "close"}).text)
     os.kill(dead, signal.SIGKILL)
     wait_for("a new worker", lambda: len(live_gauge_pids(multiproc) - {dead}) == 2)
     final = scrape(client)
