@@ -366,7 +366,9 @@ def forget_dead_workers(path: str) -> list[int]:
             pids.add(int(digits))
     dead = sorted(pid for pid in pids if not _running(pid))
     for pid in dead:
-        mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+        # Two workers answering scrapes at once may both remove the files: a scrape never fails for that.
+        with contextlib.suppress(OSError):
+            mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
     return dead
 
 

@@ -202,3 +202,17 @@ def test_an_exited_worker_not_yet_reaped_counts_as_gone() -> None:
     finally:
         child.wait()
     assert _running(os.getpid())
+
+
+def test_a_scrape_survives_another_removing_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import adinject.metrics
+
+    (tmp_path / "gauge_livemax_999999999.db").write_bytes(b"")  # a pid no process has
+
+    def raced(pid: int, path: str) -> None:
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(adinject.metrics, "mark_process_dead", raced)
+    assert adinject.metrics.forget_dead_workers(str(tmp_path)) == [999999999]
