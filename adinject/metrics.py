@@ -10,12 +10,17 @@ and `folder` is the rules folder of each middleware. No label ever carries a URL
 
 Several worker processes: every process counts for itself. With `PROMETHEUS_MULTIPROC_DIR` set (before the
 workers start, as prometheus-client's multiprocess mode requires), `metrics_app()` serves the sum over all
-workers instead of whichever worker happened to answer the scrape.
+workers instead of whichever worker happened to answer the scrape. The live-state gauges (rules version, load
+time, kill switch) are "livemax": one series per folder (and version) over the workers that run, the old
+version set to 0 in a worker that reloaded (prometheus-client cannot remove a series in that mode) and left
+out of the scrape, and the files of workers that are gone forgotten at each scrape (`mark_process_dead`).
+Each metric's help text says how workers add up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import threading
@@ -24,15 +29,29 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from adinject.result import ApplyResult
 
-__all__ = ["METRICS", "REGISTRY", "Metrics", "default_metrics", "metrics_app"]
+__all__ = [
+    "METRICS",
+    "REGISTRY",
+    "FleetCollector",
+    "Metrics",
+    "MetricsApp",
+    "default_metrics",
+    "forget_dead_workers",
+    "metrics_app",
+    "multiprocess_dir",
+]
 
 # Seconds adinject adds to a page: most pages take well under a millisecond once planned, a cold plan of a big
 # page a few milliseconds; the top buckets catch pathological pages.
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+# How a metric adds up over worker processes, for its help text.
+_PER_REQUEST = " Counted by the worker process that served the request; summed over workers."
+_PER_WORKER = " Counted by every worker process for itself: one change adds one per worker."
 
 _CODE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
@@ -57,22 +76,26 @@ class Metrics:
     def _page_metrics(self, r: CollectorRegistry) -> None:
         self.pages = Counter(
             "adinject_pages",
-            "HTML responses seen, by outcome (modified, unchanged, failed_open, debug) and why unchanged.",
+            "HTML responses seen, by outcome (modified, unchanged, failed_open, debug) and why unchanged."
+            + _PER_REQUEST,
             ["outcome", "reason"],
             registry=r,
         )
         self.units_inserted = Counter(
-            "adinject_units_inserted", "Units inserted into pages.", ["rule", "unit"], registry=r
+            "adinject_units_inserted",
+            "Units inserted into pages." + _PER_REQUEST,
+            ["rule", "unit"],
+            registry=r,
         )
         self.variants_shown = Counter(
             "adinject_variants_shown",
-            "Units with A/B variants inserted into pages, by the variant shown.",
+            "Units with A/B variants inserted into pages, by the variant shown." + _PER_REQUEST,
             ["unit", "variant"],
             registry=r,
         )
         self.units_skipped = Counter(
             "adinject_units_skipped",
-            "Units a rule wanted that did not land, by reason (the engine's Skip code).",
+            "Units a rule wanted that did not land, by reason (the engine's Skip code)." + _PER_REQUEST,
             ["rule", "unit", "reason"],
             registry=r,
         )
@@ -85,27 +108,29 @@ class Metrics:
         )
         self.rules_skipped = Counter(
             "adinject_rules_skipped",
-            "Rules that matched a page's URL but placed nothing there as a whole (no container, too short).",
+            "Rules that matched a page's URL but placed nothing there as a whole (no container, too short)."
+            + _PER_REQUEST,
             ["rule", "reason"],
             registry=r,
         )
         self.debug_refusals = Counter(
             "adinject_debug_refused",
             "Requests asking for the debug view (?adinject=debug or original) without the right token, by"
-            " reason (missing, wrong): someone may be guessing it.",
+            " reason (missing, wrong): someone may be guessing it." + _PER_REQUEST,
             ["reason"],
             registry=r,
         )
         self.planning_waits = Counter(
             "adinject_planning_waits",
             "Pages that waited for room in the planning budget (bytes of page planned at once), by how the"
-            " wait ended: planned, or busy (no room in time; the page was sent unchanged).",
+            " wait ended: planned, or busy (no room in time; the page was sent unchanged)." + _PER_REQUEST,
             ["result"],
             registry=r,
         )
         self.processing = Histogram(
             "adinject_processing_seconds",
-            "Time adinject spent on a candidate page (decode, plan or cache hit, render, splice, encode).",
+            "Time adinject spent on a candidate page (decode, plan or cache hit, render, splice, encode)."
+            + _PER_REQUEST,
             buckets=BUCKETS,
             registry=r,
         )
@@ -113,33 +138,40 @@ class Metrics:
     def _rules_metrics(self, r: CollectorRegistry) -> None:
         self.rules_info = Gauge(
             "adinject_rules_info",
-            "The rules version being served (1 for the live version) per rules folder.",
+            "The rules version being served (1 for the live version) per rules folder. Over worker processes:"
+            " 1 for every version some running worker serves (two only while workers are mid-reload).",
             ["folder", "version"],
             registry=r,
-            multiprocess_mode="liveall",
+            multiprocess_mode="livemax",
         )
         self.rules_loaded = Gauge(
             "adinject_rules_loaded_timestamp_seconds",
-            "Unix time the live rules version was loaded.",
+            "Unix time the live rules version was loaded. Over worker processes: the latest load of a running"
+            " worker.",
             ["folder"],
             registry=r,
-            multiprocess_mode="liveall",
+            multiprocess_mode="livemax",
         )
         self.reloads = Counter(
-            "adinject_rules_reloads", "Rule changes that went live.", ["folder"], registry=r
+            "adinject_rules_reloads",
+            "Rule changes that went live." + _PER_WORKER,
+            ["folder"],
+            registry=r,
         )
         self.reload_failures = Counter(
             "adinject_rules_reload_failures",
-            "Rule changes refused because the folder was invalid (the last good rules kept serving).",
+            "Rule changes refused because the folder was invalid (the last good rules kept serving)."
+            + _PER_WORKER,
             ["folder"],
             registry=r,
         )
         self.kill_switch = Gauge(
             "adinject_kill_switch",
-            "1 while the kill switch (an OFF file or ADINJECT_OFF) has every unit off.",
+            "1 while the kill switch (an OFF file or ADINJECT_OFF) has every unit off. Over worker processes:"
+            " 1 while it is on in any running worker.",
             ["folder"],
             registry=r,
-            multiprocess_mode="liveall",
+            multiprocess_mode="livemax",
         )
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -215,8 +247,13 @@ class Metrics:
         old = self._versions.get(folder)
         if old is not None and old != version:
             # Only the live version has a series: a dashboard shows one line per folder, not a history.
-            with contextlib.suppress(KeyError):
-                self.rules_info.remove(folder, old)
+            # Multiprocess mode cannot remove a series (its files keep every key): the old one goes to 0,
+            # and `metrics_app()` leaves the zeros out of the scrape.
+            if multiprocess_dir() is not None:
+                self.rules_info.labels(folder, old).set(0)
+            else:
+                with contextlib.suppress(KeyError):
+                    self.rules_info.remove(folder, old)
         self._versions[folder] = version
         self.rules_info.labels(folder, version).set(1)
         self.rules_loaded.labels(folder).set(time.time() if loaded_at is None else loaded_at)
@@ -275,16 +312,88 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def metrics_app(registry: CollectorRegistry | None = None) -> Callable[..., Any]:
-    """An ASGI app serving adinject's metrics in the Prometheus text format; mount it where you like:
+def multiprocess_dir() -> str | None:
+    """prometheus-client's multiprocess folder, when that mode is on (`PROMETHEUS_MULTIPROC_DIR` is set)."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
-    `app.mount("/metrics", adinject.metrics_app())`, or route to it from any ASGI framework.
+
+def metrics_app(registry: CollectorRegistry | None = None) -> MetricsApp:
+    """An ASGI app serving adinject's metrics in the Prometheus text format, on whatever path reaches it:
+
+    `Route("/metrics", adinject.metrics_app())` (Starlette), `app.add_route("/metrics", ...)` (FastAPI), or
+    route to it from any ASGI framework. (`app.mount("/metrics", ...)` answers `/metrics/`: Starlette
+    redirects `/metrics` there before the app sees the request.)
     """
     if registry is None:
         registry = default_metrics().registry
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        path = multiprocess_dir()
+        if path is not None:
             # Every worker writes its values to files in that folder; serve their sum, not this worker's.
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    app: Callable[..., Any] = make_asgi_app(registry)
-    return app
+            registry.register(FleetCollector(path))
+    return MetricsApp(registry)
+
+
+class MetricsApp:
+    """The metrics as an ASGI app. An object rather than a function, so that Starlette's `Route` treats it
+    as an ASGI app (a plain function there is taken for a request handler)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._app: Callable[..., Any] = make_asgi_app(registry)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)
+
+
+class FleetCollector(MultiProcessCollector):
+    """prometheus-client's multiprocess collector, over the workers that still run.
+
+    Servers with an exit hook call `mark_process_dead` themselves (gunicorn's `child_exit`, README); for the
+    others (uvicorn --workers restarts a dead worker and says nothing) each scrape forgets the live-state
+    files of processes that are gone. Counters of dead workers stay in the sum: they did count those pages.
+    A rules version set to 0 (no longer live in the worker that wrote it) is left out.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(None, path)  # type: ignore[no-untyped-call]
+        self.path = path
+
+    def collect(self) -> Any:
+        forget_dead_workers(self.path)
+        for metric in super().collect():  # type: ignore[no-untyped-call]
+            if metric.name == "adinject_rules_info":
+                metric.samples = [s for s in metric.samples if s.value != 0]
+            yield metric
+
+
+def forget_dead_workers(path: str) -> list[int]:
+    """`mark_process_dead` for every process whose live-state gauges are in `path` and that no longer runs;
+    the process ids forgotten. Only "live" gauges are removed: counters keep what dead workers counted."""
+    pids: set[int] = set()
+    for name in glob.glob(os.path.join(glob.escape(path), "gauge_live*_*.db")):
+        digits = os.path.basename(name)[: -len(".db")].rpartition("_")[2]
+        if digits.isdigit():
+            pids.add(int(digits))
+    dead = sorted(pid for pid in pids if not _running(pid))
+    for pid in dead:
+        # Two workers answering scrapes at once may both remove the files: a scrape never fails for that.
+        with contextlib.suppress(OSError):
+            mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+    return dead
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (exited, waiting for its parent to reap it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # The state follows the command name, which is in parentheses and may hold anything.
+            return stat.read().rpartition(b")")[2].split()[0:1] != [b"Z"]
+    except OSError:
+        return True  # no /proc (macOS): os.kill said it exists

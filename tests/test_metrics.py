@@ -220,6 +220,15 @@ def test_metrics_app_serves_the_text_format(folder: Path) -> None:
     assert not any(name.startswith(("python_", "process_")) for name in names), "only adinject's own"
 
 
+def test_metrics_app_answers_its_route_without_a_redirect() -> None:
+    """`Route("/metrics", metrics_app())`, as the README shows: /metrics itself answers, no 307 to /metrics/
+    (Starlette takes a plain function given to `Route` for a request handler; the app is an object)."""
+    client = TestClient(Starlette(routes=[Route("/metrics", metrics_app())]))
+    response = client.get("/metrics", follow_redirects=False)
+    assert response.status_code == 200
+    assert "adinject_rules_reloads" in response.text
+
+
 def test_no_log_line_per_normal_request(
     folder: Path, metrics: Metrics, caplog: pytest.LogCaptureFixture
 ) -> None:

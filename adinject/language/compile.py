@@ -62,7 +62,6 @@ def compile_rules(
     rules: list[Rule] = []
     origins: dict[str, tuple[str, int]] = {}
     settings = Settings()
-    base = folder.resolve()
     for file, model in models:
         for name, spec in model.units.items():
             variants = tuple(
@@ -71,7 +70,7 @@ def compile_rules(
             )
             promotions: tuple[Promotion, ...] = ()
             if spec.promotions is not None:
-                data_model = data[(base / spec.promotions.file).resolve()].data_model
+                data_model = data[sources.absolute(folder / spec.promotions.file)].data_model
                 assert isinstance(data_model, PromotionFile)  # a data file with problems raised RulesError
                 promotions = tuple(data_model.promotions)
             template = file.templates[name] if spec.html is not None else variants[0].template
@@ -96,6 +95,8 @@ def compile_rules(
 
 def _version(files: list[File], data: dict[Path, File], folder: Path) -> str:
     """The version of exactly the bytes loaded (not of a second read, which may already differ)."""
-    raw = {Path(f.name).resolve(): f.raw for f in [*files, *data.values()]}
+    # By name, not by where links lead: a ConfigMap's links may point elsewhere already (a newer update).
+    raw = {sources.absolute(Path(f.name)): f.raw for f in files}
+    raw.update((sources.absolute(target), file.raw) for target, file in data.items())
     named = sources.named(folder, [Path(f.name) for f in files], data)
-    return sources.version((name, raw[path.resolve()]) for name, path in named)
+    return sources.version((name, raw[sources.absolute(path)]) for name, path in named)

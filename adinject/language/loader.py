@@ -59,7 +59,8 @@ def _load(root: Path, gpt_hosts: Collection[str]) -> CompiledRules:
     found = [read_file(f, problems) for f in _rule_files(root, problems)]
     # A YAML file a unit reads as data (promotions) is not a rule file, wherever it sits in the folder.
     refs = _data_references(found, folder, problems)
-    files = [f for f in found if _resolved(f.name) not in refs]
+    as_data = {target.resolve() for target in refs}
+    files = [f for f in found if _resolved(f.name) not in as_data]
     for file in files:
         if file.parsed:
             validate_rule_file(file, problems)
@@ -78,7 +79,9 @@ def _load(root: Path, gpt_hosts: Collection[str]) -> CompiledRules:
 
 def _rule_files(root: Path, problems: list[Problem]) -> list[Path]:
     if not root.is_file() and not root.is_dir():
-        problems.append(Problem(str(root), 1, 1, "", "no such file or folder"))
+        # A relative path is the usual slip (a server started from another folder): say where it looked.
+        where = f"looked for {sources.absolute(root)}; the working directory is {os.getcwd()}"
+        problems.append(Problem(str(root), 1, 1, "", f"no such file or folder ({where})"))
         return []
     found = sources.rule_files(root)
     if not found:
@@ -117,9 +120,9 @@ def _load_data_files(
 ) -> dict[Path, File]:
     out: dict[Path, File] = {}
     for target in sorted(refs):
-        file = read.get(target)
+        file = read.get(target.resolve())
         if file is None:  # not a top-level YAML file of the folder: a .json, or in a sub-folder
-            file = read_file(folder / target.relative_to(folder.resolve()), problems)
+            file = read_file(folder / target.relative_to(sources.absolute(folder)), problems)
         if file.parsed:
             validate_data_file(file, refs[target], problems)
         out[target] = file

@@ -10,6 +10,7 @@ new kind of file is added here once and is then loaded, versioned and watched al
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "DATA_KINDS",
     "RULE_FILE_SUFFIXES",
     "DataKind",
+    "absolute",
     "data_file_names",
     "folder_of",
     "locate_data_file",
@@ -51,6 +53,14 @@ class DataKind:
 
 
 DATA_KINDS = (DataKind("promotions", PromotionFile),)
+
+
+def absolute(path: Path) -> Path:
+    """`path` made absolute without following symbolic links. A file keeps the name it has in the rules
+    folder: in a Kubernetes ConfigMap volume `promos.json` is a link to `..data/promos.json`, and `..data` to
+    a folder named for the time of the update, which differs from server to server and from one update to
+    the next; the version, the messages and the next look at the file go by `promos.json`."""
+    return Path(os.path.abspath(path))
 
 
 def folder_of(root: Path) -> Path:
@@ -92,7 +102,8 @@ def data_file_names(units: Any) -> Iterator[tuple[str, str, DataKind]]:
 
 
 def locate_data_file(folder: Path, wanted: str) -> Path:
-    """The data file `wanted` names, resolved in the rules folder. Raises ValueError saying what is wrong."""
+    """The data file `wanted` names in the rules folder (`absolute`; checked where its links lead). Raises
+    ValueError saying what is wrong."""
     base = folder.resolve()
     target = (base / wanted).resolve()
     if Path(wanted).is_absolute() or not target.is_relative_to(base):
@@ -101,7 +112,7 @@ def locate_data_file(folder: Path, wanted: str) -> Path:
         raise ValueError(f"{wanted!r} is not a .yaml, .yml or .json file")
     if not target.is_file():
         raise ValueError(f"there is no data file {wanted!r} in the rules folder")
-    return target
+    return absolute(folder / wanted)
 
 
 def named(folder: Path, rules: Iterable[Path], data: Iterable[Path]) -> list[tuple[str, Path]]:
@@ -109,16 +120,17 @@ def named(folder: Path, rules: Iterable[Path], data: Iterable[Path]) -> list[tup
 
     A rule file goes by its file name. A data file may sit in a sub-folder, so it goes by its path in the
     folder, marked `data:` so that no rule file can collide with it; it is listed once, as data, also when
-    it sits among the rule files (a YAML file a unit reads as data is not a rule file). Data files come
-    resolved, in sorted order.
+    it sits among the rule files (a YAML file a unit reads as data is not a rule file: the same file where
+    the links lead). Data files come `absolute`, in sorted order.
     """
-    base = folder.resolve()
-    targets = sorted({path.resolve() for path in data})
-    out = [(path.name, path) for path in rules if path.resolve() not in targets]
+    base = absolute(folder)
+    targets = sorted({absolute(path) for path in data})
+    taken = {target.resolve() for target in targets}
+    out = [(path.name, path) for path in rules if path.resolve() not in taken]
     for target in targets:
         try:
             shown = target.relative_to(base).as_posix()
-        except ValueError:  # it moved out of the folder (a symbolic link changed) since it was named
+        except ValueError:  # named outside the folder (given so by a caller)
             shown = str(target)
         out.append((f"data:{shown}", target))
     return out

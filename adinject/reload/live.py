@@ -113,6 +113,7 @@ class LiveRules:
         self._listeners: list[Listener] = []
         self._thread: threading.Thread | None = None
         self._thread_pid = 0  # the process `_thread` watches in; 0 when it watches nowhere
+        self._reported_pid = 0  # the process that last reported `current` to the metrics
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None  # the load running in the background, if any
         self.loaded_at = 0.0
@@ -120,7 +121,7 @@ class LiveRules:
         self.good: Rules | None = None
         self._load_first(allow_invalid, invalid_at_start)
         self.current: Rules | Inactive = self._effective()
-        self._report()
+        _report(self)
 
     def _load_first(self, allow_invalid: bool, invalid_at_start: str) -> None:
         # The version of the files as last loaded (or looked at, when they did not load): the next check
@@ -209,7 +210,7 @@ class LiveRules:
             if current is self.current:
                 return False
             self.current = current
-            self._report()
+            _report(self)
             # Under the lock, so that listeners see the states in the order they happened.
             for listener in list(self._listeners):
                 try:
@@ -276,11 +277,6 @@ class LiveRules:
         """The kill switch and the files' stats: what the polling watcher compares between rounds."""
         return (self._switch.on(), *file_stats(sources.on_disk(self.path, self._data_files())))
 
-    def _report(self) -> None:
-        if self.metrics is not None:
-            self.metrics.rules_live(self.label, self.current.version, self.loaded_at or None)
-            self.metrics.switched_off(self.label, self._off)
-
     # --- the watcher thread
 
     def start(self) -> None:
@@ -297,8 +293,12 @@ class LiveRules:
             self._thread_pid = pid
 
     def ensure_watching(self) -> None:
-        """`start()` unless this process already watches: cheap enough to call on every request."""
-        if self.watch and self._thread_pid != os.getpid():
+        """`start()` unless this process watches, and report to the metrics once per process (a worker forked
+        after the load has metrics files of its own, in multiprocess mode): cheap enough for every request."""
+        pid = os.getpid()
+        if self._reported_pid != pid:
+            _report(self)
+        if self.watch and self._thread_pid != pid:
             self.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -324,6 +324,14 @@ class LiveRules:
             self.tick()
         except Exception:
             log.exception("adinject: checking %s for rule changes failed", self.label)
+
+
+def _report(live: LiveRules) -> None:
+    """Tell the metrics what `live` serves now, from this process."""
+    live._reported_pid = os.getpid()
+    if live.metrics is not None:
+        live.metrics.rules_live(live.label, live.current.version, live.loaded_at or None)
+        live.metrics.switched_off(live.label, live.off)
 
 
 def _load_in_background(live: LiveRules) -> None:

@@ -143,24 +143,38 @@ class _Watcher:
 
         _quiet_watchfiles()
 
-        log.debug("adinject: watching %s with watchfiles", self.folder)
-        # rust_timeout + yield_on_timeout: a look at the folder at least every second even without events,
-        # for file systems that do not report every change (some network and container mounts), and for data
-        # files in sub-folders, which this non-recursive watch does not see (recursive would wake for every
-        # file under the folder, a `.git` included).
-        for _changes in watchfiles.watch(
-            self.folder,
-            watch_filter=None,
-            step=50,
-            debounce=1000,
-            rust_timeout=1000,
-            yield_on_timeout=True,
-            stop_event=self.stop,
-            recursive=False,
-            raise_interrupt=False,
-        ):
-            if not self.check():
-                return
+        while not self.stop.is_set():
+            # inotify watches a folder, not a path: once another folder is renamed into its place (a
+            # deploy's `mv rules.new rules`, a symbolic link switched to a new release) the events come from
+            # the old one. Watch again whenever the path names another folder.
+            identity = _identity(self.folder)
+            if identity is None:  # between the two renames of a swap, or gone: look again shortly
+                log.debug("adinject: %s does not exist; looking again in %.1f s", self.folder, self.interval)
+                if self.stop.wait(self.interval) or not self.check():
+                    return
+                continue
+            log.debug("adinject: watching %s with watchfiles", self.folder)
+            # rust_timeout + yield_on_timeout: a look at the folder at least every second even without
+            # events, for file systems that do not report every change (some network and container mounts),
+            # and for data files in sub-folders, which this non-recursive watch does not see (recursive would
+            # wake for every file under the folder, a `.git` included).
+            for _changes in watchfiles.watch(
+                self.folder,
+                watch_filter=None,
+                step=50,
+                debounce=1000,
+                rust_timeout=1000,
+                yield_on_timeout=True,
+                stop_event=self.stop,
+                recursive=False,
+                raise_interrupt=False,
+            ):
+                if not self.check():
+                    return
+                if _identity(self.folder) != identity:
+                    break
+            else:
+                return  # stopped
 
     def _poll(self) -> None:
         log.debug("adinject: polling %s every %.1f s", self.folder, self.interval)
@@ -179,6 +193,15 @@ class _Watcher:
     def _stats(self) -> object | None:
         stat = self._stat()
         return None if stat is None else stat()
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which folder the path names now (device and inode, through symbolic links); None if none."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class _NotOurThread(logging.Filter):

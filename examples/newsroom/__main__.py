@@ -7,6 +7,7 @@ the middleware's debug token (default `demo`): `?adinject=debug` with that token
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import uvicorn
 
@@ -14,6 +15,9 @@ from examples.newsroom.app import create_app
 from examples.newsroom.content import SEED_SLUG
 
 SEED_PATH = f"/world/{SEED_SLUG}"
+# Time and level on every line, adinject's INFO lines (rules loaded and reloaded) included: the library
+# attaches no handler of its own, so what shows is the host's choice (`uvicorn --log-config` takes it too).
+LOG_CONFIG = Path(__file__).resolve().parents[1] / "logging.json"
 
 
 def main() -> None:
@@ -27,11 +31,11 @@ def main() -> None:
     print(
         f"  debug view: {SEED_PATH}?adinject=debug, after setting the cookie in the browser's console:\n"
         f'              document.cookie = "adinject_debug={token}; path=/"\n'
-        f"  metrics:    http://{host}:{port}/metrics/\n"
+        f"  metrics:    http://{host}:{port}/metrics\n"
         "  rules:      rules/ is watched: save a change and the next page shows it; touch rules/OFF to switch"
         " every unit off"
     )
-    uvicorn.run(create_app(debug_token=token), host=host, port=port)
+    uvicorn.run(create_app(debug_token=token), host=host, port=port, log_config=str(LOG_CONFIG))
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def create_app(
         Route("/about/corrections", corrections, name="corrections"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         # adinject's Prometheus metrics (a real site would keep this off the public internet).
-        Mount("/metrics", metrics_app(), name="metrics"),
+        Route("/metrics", metrics_app(), name="metrics"),
         Route("/{section:str}/{slug:str}", article, name="article"),
     ]
     stack = [Middleware(AdInjectMiddleware, rules=rules, **middleware)] if inject else []

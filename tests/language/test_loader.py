@@ -290,6 +290,17 @@ def test_missing_path(tmp_path: Path) -> None:
     assert "no such file" in problem.message
 
 
+def test_a_missing_relative_path_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rules:1:1: no such file or folder` alone does not say that the server started in another folder."""
+    monkeypatch.chdir(tmp_path)
+    (problem,) = problems_of(Path("rules"))
+    assert problem.file == "rules"
+    assert f"looked for {Path.cwd() / 'rules'}" in problem.message, "the absolute path"
+    assert f"the working directory is {Path.cwd()}" in problem.message
+
+
 # --- which files, in which order
 
 
