@@ -68,6 +68,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._page_metrics(self.registry)
+        self._unit_metrics(self.registry)
         self._rules_metrics(self.registry)
         self._versions: dict[str, str] = {}
         # Label children, looked up once: labels() takes a lock and builds a key on every call.
@@ -81,6 +82,8 @@ class Metrics:
             ["outcome", "reason"],
             registry=r,
         )
+
+    def _unit_metrics(self, r: CollectorRegistry) -> None:
         self.units_inserted = Counter(
             "adinject_units_inserted",
             "Units inserted into pages." + _PER_REQUEST,
@@ -102,7 +105,7 @@ class Metrics:
         self.units_capped = Counter(
             "adinject_units_capped",
             "Units a rule's max, max_units or max_units_per_page left out (not wanted: the cap was reached),"
-            " by which cap (max, rule_max, page_max).",
+            " by which cap (max, rule_max, page_max)." + _PER_REQUEST,
             ["rule", "unit", "reason"],
             registry=r,
         )
