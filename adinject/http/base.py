@@ -109,7 +109,7 @@ class AdInjectBase(Generic[AppT]):
             max_decoded_bytes=max_decoded_bytes,
         )
         self.refuse_app(app)
-        self.app = app
+        self.app: AppT = app
         self.metrics: Metrics | None = default_metrics() if metrics is True else (metrics or None)
         self.live: LiveRules | None = None
         self.rules: RulesLike
