@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from adinject.engine import RenderCache
 from adinject.http.cache import PlanCache
 from adinject.http.debug import warn_if_weak
+from adinject.http.kinds import Protocol, refuse_other_kind
 from adinject.http.rules_like import RulesLike
 from adinject.http.steps import PlanningBudget
 from adinject.language.problems import RulesError
@@ -45,7 +46,7 @@ class AdInjectBase(Generic[AppT]):
     the subclass's `invalid_at_start` says: recorded in `startup_error` (ASGI: the lifespan start-up fails)
     or, when it is None, raised (WSGI: the app is not built), unless `allow_invalid_rules_at_startup=True`,
     which starts with no units and puts the first valid state of the folder live. Wrong arguments (a type,
-    a negative size, an app of the other protocol: `refuse_app`) raise.
+    a negative size, an app clearly of the other protocol: http/kinds.py) raise.
     `rules` always holds the rules in use; assigning it swaps them (a reload assigns it too).
 
     `debug_token`: requests with `?adinject=debug` and this token (header `X-AdInject-Debug` or cookie
@@ -78,6 +79,8 @@ class AdInjectBase(Generic[AppT]):
         "thread_threshold_bytes",
     )
 
+    # The protocol of the app wrapped: an app clearly of the other one is refused at construction.
+    protocol: ClassVar[Protocol]
     # What invalid rules at start-up mean, for the log (ASGI); None: they raise from the constructor (WSGI).
     invalid_at_start: ClassVar[str | None] = None
 
@@ -108,7 +111,7 @@ class AdInjectBase(Generic[AppT]):
             cache_bytes=cache_bytes,
             max_decoded_bytes=max_decoded_bytes,
         )
-        self.refuse_app(app)
+        refuse_other_kind(app, self.protocol)
         self.app: AppT = app
         self.metrics: Metrics | None = default_metrics() if metrics is True else (metrics or None)
         self.live: LiveRules | None = None
@@ -183,10 +186,6 @@ class AdInjectBase(Generic[AppT]):
         if self.live is not None:
             self.rules = self.live.current
             self.live.subscribe(self._swap)
-
-    @classmethod
-    def refuse_app(cls, app: object) -> None:
-        """Raise TypeError when `app` is clearly of the protocol the other middleware serves."""
 
     def _swap(self, rules: RulesLike) -> None:
         self.rules = rules

@@ -12,6 +12,9 @@ positional argument: 'send'`). Only the clear cases are refused; anything unsure
 from __future__ import annotations
 
 import inspect
+from typing import Literal
+
+Protocol = Literal["ASGI", "WSGI"]
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -51,3 +54,19 @@ def looks_wsgi(app: object) -> bool:
     if not callable(app) or _is_async(app):
         return False
     return _positional_count(app) == 2
+
+
+_OTHER = {
+    "ASGI": ("WSGI", looks_wsgi, "it takes environ and start_response", "adinject.AdInjectWSGIMiddleware"),
+    "WSGI": ("ASGI", looks_asgi, "async, or it takes scope, receive and send", "adinject.AdInjectMiddleware"),
+}
+
+
+def refuse_other_kind(app: object, protocol: Protocol) -> None:
+    """Raise TypeError, naming the middleware to use, when `app` is clearly not a `protocol` app."""
+    other, looks, why, middleware = _OTHER[protocol]
+    if looks(app):
+        raise TypeError(
+            f"{type(app).__name__} looks like an {other} app ({why}): wrap it in {middleware}, "
+            f"not the {protocol} middleware"
+        )

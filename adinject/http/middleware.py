@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adinject.http.base import AdInjectBase
 from adinject.http.debug import DebugExchange, debug_mode, send_original
 from adinject.http.inject import InjectExchange
-from adinject.http.kinds import looks_wsgi
+from adinject.http.kinds import Protocol
 from adinject.http.responder import ExchangeResponder
 from adinject.http.rules_like import RulesLike
 from adinject.language.problems import RulesError
@@ -47,18 +47,11 @@ class AdInjectMiddleware(AdInjectBase[ASGIApp]):
 
     __slots__ = ()
 
+    protocol: ClassVar[Protocol] = "ASGI"
     invalid_at_start: ClassVar[str | None] = (
         "start-up fails where the server runs the ASGI lifespan; without one (daphne, "
         "uvicorn --lifespan off), no units until they are fixed"
     )
-
-    @classmethod
-    def refuse_app(cls, app: object) -> None:
-        if looks_wsgi(app):
-            raise TypeError(
-                f"{type(app).__name__} looks like a WSGI app (it takes environ and start_response): "
-                "wrap it in adinject.AdInjectWSGIMiddleware, not the ASGI AdInjectMiddleware"
-            )
 
     def _startup_problems(self) -> RulesError | None:
         """The invalid rules that must stop the app now: those of start-up, unless valid rules have loaded."""

@@ -81,11 +81,6 @@ class Responder:
         self.send = send
         await self.owner.app(scope, receive, self.send_wrapper)
 
-    @property
-    def path(self) -> str:
-        path: str = self.scope.get("path", "")
-        return path
-
     # --- the hooks
 
     def start_hook(self, message: Message) -> Message | None:
@@ -101,7 +96,7 @@ class Responder:
 
     def failed(self, exc: BaseException) -> None:
         """adinject's own work raised: the original response goes out (the caller sends it)."""
-        failed(self.owner, self.path, exc)
+        failed(self.owner, self.scope.get("path", ""), exc)
 
     # --- the protocol
 

@@ -230,36 +230,41 @@ Job = Offload[Any] | Budgeted[Any]
 Steps = Generator[Job, Any, T]
 
 
+@dataclass(frozen=True, slots=True)
+class _Done(Generic[T]):
+    value: T
+
+
+def _advance(steps: Steps[T], value: Any, error: Exception | None) -> Job | _Done[T]:
+    """Send the last job's result into `steps` (or throw its exception): the next job, or what it returned."""
+    try:
+        return steps.throw(error) if error is not None else steps.send(value)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
 async def run_async(steps: Steps[T]) -> T:
     """Drive `steps` on the event loop: each job awaited (big ones in worker threads)."""
     value: Any = None
     error: Exception | None = None
-    while True:
+    while not isinstance(step := _advance(steps, value, error), _Done):
         try:
-            job = steps.throw(error) if error is not None else steps.send(value)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        try:
-            value, error = await job.run_async(), None
+            value, error = await step.run_async(), None
         except Exception as exc:
             value, error = None, exc
+    return step.value
 
 
 def run_sync(steps: Steps[T]) -> T:
     """Drive `steps` in the calling thread: each job run here."""
     value: Any = None
     error: Exception | None = None
-    while True:
+    while not isinstance(step := _advance(steps, value, error), _Done):
         try:
-            job = steps.throw(error) if error is not None else steps.send(value)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        try:
-            value, error = job.run_sync(), None
+            value, error = step.run_sync(), None
         except Exception as exc:
             value, error = None, exc
+    return step.value
 
 
 def decode(coding: str, raw: bytes, *, limit: int, threshold: int) -> Steps[tuple[bytes, str]]:

@@ -53,16 +53,13 @@ class ContextView(Mapping[str, Any]):
 
 def request_scope(environ: Mapping[str, Any]) -> Scope:
     """The request as an ASGI http scope: method, path (SCRIPT_NAME + PATH_INFO, UTF-8 as ASGI decodes it),
-    query string, headers, scheme, and the unit context as `state`."""
-    headers: list[tuple[bytes, bytes]] = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").lower().encode("latin-1")
-        elif key in _UNPREFIXED:
-            name = _UNPREFIXED[key]
-        else:
-            continue
-        headers.append((name, str(value).encode("latin-1")))
+    query string, headers and scheme. Every request pays for this: it is kept to one pass over the
+    environ."""
+    headers = [
+        (_NAMES.get(key) or _name(key), value.encode("latin-1"))
+        for key, value in environ.items()
+        if key.startswith("HTTP_") or key in _UNPREFIXED
+    ]
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     return {
         "type": "http",
@@ -71,8 +68,20 @@ def request_scope(environ: Mapping[str, Any]) -> Scope:
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "headers": headers,
         "scheme": environ.get("wsgi.url_scheme", "http"),
-        "state": ContextView(environ),
     }
+
+
+# Header names by environ key: a process sees a few dozen distinct ones, so each is worked out once (and the
+# table is bounded, so a client inventing names cannot grow it).
+_NAMES: dict[str, bytes] = dict(_UNPREFIXED)
+_MAX_NAMES = 1024
+
+
+def _name(key: str) -> bytes:
+    name = key[5:].replace("_", "-").lower().encode("latin-1")
+    if len(_NAMES) < _MAX_NAMES:
+        _NAMES[key] = name
+    return name
 
 
 def without_conditionals(environ: dict[str, Any], taken: Mapping[bytes, str]) -> dict[str, Any]:

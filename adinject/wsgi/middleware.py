@@ -21,7 +21,7 @@ from adinject.http.base import AdInjectBase
 from adinject.http.debug import DebugExchange, debug_mode, original_start
 from adinject.http.exchange import Exchange, failed
 from adinject.http.inject import InjectExchange
-from adinject.http.kinds import looks_asgi
+from adinject.http.kinds import Protocol
 from adinject.wsgi.environ import (
     ContextView,
     request_scope,
@@ -46,15 +46,8 @@ class AdInjectWSGIMiddleware(AdInjectBase[WSGIApplication]):
 
     __slots__ = ()
 
+    protocol: ClassVar[Protocol] = "WSGI"
     invalid_at_start: ClassVar[str | None] = None
-
-    @classmethod
-    def refuse_app(cls, app: object) -> None:
-        if looks_asgi(app):
-            raise TypeError(
-                f"{type(app).__name__} looks like an ASGI app (async, or it takes scope, receive and send): "
-                "wrap it in adinject.AdInjectMiddleware, not the WSGI AdInjectWSGIMiddleware"
-            )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.live is not None:

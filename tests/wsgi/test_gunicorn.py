@@ -79,20 +79,8 @@ def gunicorn(
     target: str, cwd: Path, env: dict[str, str], workers: int = 2
 ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--worker-class",
-        "sync",
-        "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--graceful-timeout",
-        "2",
-        target,
-    ]
+    cmd = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+    cmd += ["--graceful-timeout", "2", target]
     full_env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", **env}
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
