@@ -1,10 +1,11 @@
 """AdInjectMiddleware: a pure ASGI middleware that runs the engine on outgoing article pages.
 
 The shape follows Starlette's GZipMiddleware: the middleware holds the options and what every request shares
-(the rules in use, the plan cache, the metrics), and hands each http request to a responder made for it
-(responder.py), which holds that response's state: `InjectResponder` (inject.py) for ordinary requests,
-`DebugResponder` (debug.py) for `?adinject=debug` with the token. Nothing about one request is kept on
-`self`, so one middleware instance serves concurrent requests.
+(the rules in use, the plan cache, the metrics: `AdInjectBase`, base.py, shared with the WSGI middleware),
+and hands each http request to a responder made for it (responder.py), which holds that response's state
+and asks an exchange what to do: `InjectExchange` (inject.py) for ordinary requests, `DebugExchange`
+(debug.py) for `?adinject=debug` with the token. Nothing about one request is kept on `self`, so one
+middleware instance serves concurrent requests.
 
 Fail open: any exception in adinject's own work sends the original response; exceptions from the app are not
 adinject's and propagate exactly as they would without it.

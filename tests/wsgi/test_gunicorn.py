@@ -76,11 +76,11 @@ def free_port() -> int:
 
 
 def gunicorn(
-    target: str, cwd: Path, env: dict[str, str], workers: int = 2
+    target: str, cwd: Path, env: dict[str, str], workers: int = 2, *extra: str
 ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
-    cmd += ["--graceful-timeout", "2", target]
+    cmd += ["--graceful-timeout", "2", *extra, target]
     full_env = {**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}", **env}
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -217,3 +217,35 @@ def test_the_examples_under_gunicorn(target: str, tmp_path: Path) -> None:
         # Django's GZipMiddleware compressed the page; adinject decoded it, placed the units, encoded again.
         assert response.headers["content-encoding"] == "gzip"
         assert int(response.headers["content-length"]) == response.num_bytes_downloaded
+
+
+def test_a_rules_change_reaches_every_preloaded_worker(tmp_path: Path) -> None:
+    """With --preload the middleware is built in the master; each forked worker watches the folder itself."""
+    (tmp_path / "wsgiapps.py").write_text(APPS, encoding="utf-8")
+    (tmp_path / "page.html").write_bytes(PAGE)
+    rules = write_rules(tmp_path / "rules")
+    env = {
+        "TEST_PAGE": str(tmp_path / "page.html"),
+        "TEST_CLOSES": str(tmp_path / "c"),
+        "TEST_RULES": str(rules),
+    }
+    proc, url = gunicorn("wsgiapps:app", tmp_path, env, 2, "--preload")
+    try:
+        wait_ready(proc, url)
+        for _ in range(6):
+            assert (
+                b"<p>Advertisement</p>" in httpx.get(url + "/news/a", headers={"Connection": "close"}).content
+            )
+        write_rules(rules, unit='<div class="ad-slot" id="{{ slot.id }}"><p>Changed</p></div>')
+        deadline = time.monotonic() + 20
+        seen: list[bool] = []
+        while time.monotonic() < deadline:
+            seen.append(
+                b"<p>Changed</p>" in httpx.get(url + "/news/a", headers={"Connection": "close"}).content
+            )
+            if seen[-8:] == [True] * 8:
+                break
+            time.sleep(0.1)
+        assert seen[-8:] == [True] * 8, seen
+    finally:
+        stop(proc)
