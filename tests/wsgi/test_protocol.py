@@ -309,3 +309,53 @@ def test_an_app_that_never_starts_is_an_error(rules: Rules) -> None:
 
     with pytest.raises(RuntimeError, match="without calling start_response"):
         list(wrap(app, rules)(environ(), lambda *a: lambda data: None))
+
+
+def test_a_corrupt_gzip_body_goes_out_untouched(rules: Rules) -> None:
+    broken = gzip.compress(PAGE)[:-20]
+    app, _ = chunked_app([broken], [HTML, ("Content-Encoding", "gzip")])
+    mw = wrap(app, rules)
+    assert run_wsgi(mw, environ()).body == broken
+    assert pages(mw, "unchanged", "decode") == 1
+
+
+def test_deflate_is_rewritten_in_the_form_the_app_sent(rules: Rules) -> None:
+    import zlib
+
+    app, _ = chunked_app([zlib.compress(PAGE)], [HTML, ("Content-Encoding", "deflate")])
+    out = run_wsgi(wrap(app, rules), environ())
+    assert_injected_once(zlib.decompress(out.body), PAGE)
+
+
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [
+        ({"HX-Request": "true"}, True),
+        ({"Turbo-Frame": "main"}, True),
+        ({"HX-Request": "true", "HX-Boosted": "true"}, False),
+    ],
+)
+def test_htmx_and_turbo_fragments_are_not_pages(
+    rules: Rules, headers: dict[str, str], fragment: bool
+) -> None:
+    app, _ = chunked_app([PAGE])
+    mw = wrap(app, rules)
+    body = run_wsgi(mw, environ(headers=headers)).body
+    assert (body == PAGE) is fragment
+    assert pages(mw, "unchanged", "fragment") == (1 if fragment else 0)
+
+
+def test_a_replacing_start_drops_what_was_held_of_the_first_body(rules: Rules) -> None:
+    def app(env: dict[str, Any], start_response: Start) -> Iterator[bytes]:
+        start_response("200 OK", [HTML])
+        yield b"<p>half of a page that failed"
+        try:
+            raise ValueError("rendering failed")
+        except ValueError:
+            import sys
+
+            start_response("200 OK", [HTML], sys.exc_info())  # a fallback page, itself a candidate
+        yield PAGE
+
+    out = run_wsgi(wrap(app, rules), environ())
+    assert_injected_once(out.body, PAGE)
