@@ -55,10 +55,11 @@ def request_scope(environ: Mapping[str, Any]) -> Scope:
     """The request as an ASGI http scope: method, path (SCRIPT_NAME + PATH_INFO, UTF-8 as ASGI decodes it),
     query string, headers and scheme. Every request pays for this: it is kept to one pass over the
     environ."""
+    names = _NAMES
     headers = [
-        (_NAMES.get(key) or _name(key), value.encode("latin-1"))
+        (name, value.encode("latin-1"))
         for key, value in environ.items()
-        if key.startswith("HTTP_") or key in _UNPREFIXED
+        if (name := names[key] if key in names else _name(key))
     ]
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     return {
@@ -71,14 +72,14 @@ def request_scope(environ: Mapping[str, Any]) -> Scope:
     }
 
 
-# Header names by environ key: a process sees a few dozen distinct ones, so each is worked out once (and the
-# table is bounded, so a client inventing names cannot grow it).
+# The header name of each environ key, b"" for keys that are not headers: a process sees a few dozen distinct
+# keys, so each is worked out once (and the table is bounded, so a client inventing names cannot grow it).
 _NAMES: dict[str, bytes] = dict(_UNPREFIXED)
 _MAX_NAMES = 1024
 
 
 def _name(key: str) -> bytes:
-    name = key[5:].replace("_", "-").lower().encode("latin-1")
+    name = key[5:].replace("_", "-").lower().encode("latin-1") if key.startswith("HTTP_") else b""
     if len(_NAMES) < _MAX_NAMES:
         _NAMES[key] = name
     return name
