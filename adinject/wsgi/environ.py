@@ -121,6 +121,4 @@ def status_line(message: Message, app_status: str) -> str:
 
 def wsgi_headers(message: Message) -> list[tuple[str, str]]:
     """An ASGI start's headers as WSGI (name, value) strings."""
-    return [
-        (bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in message["headers"]
-    ]
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in message["headers"]]
