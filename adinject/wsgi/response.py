@@ -58,11 +58,13 @@ class WSGIResponse:
         "app_status",
         "buffer",
         "exchange",
+        "first",
         "held",
         "owner",
         "phase",
         "server_start",
         "server_write",
+        "size",
     )
 
     def __init__(self, owner: AdInjectBase[Any], exchange: Exchange, server_start: StartResponse) -> None:
@@ -75,8 +77,12 @@ class WSGIResponse:
         self.app_status = ""
         self.app_headers: list[tuple[str, str]] = []
         self.held: Message | None = None
-        # The body held so far, in one buffer (memory about its bytes, however small the chunks).
-        self.buffer = bytearray()
+        # The body held so far: the first chunk as the app gave it (Django and Flask send a page in one, which
+        # is then never copied), and from the second on one buffer (memory about the body's bytes, however
+        # small the chunks).
+        self.first = b""
+        self.buffer: bytearray | None = None
+        self.size = 0
         self._position = 0
         self._app_iter: Iterable[bytes] = ()
         self._chunks: Iterator[bytes] | None = None
@@ -96,7 +102,8 @@ class WSGIResponse:
             finally:
                 exc_info = None  # no reference cycle through the traceback (PEP 3333)
             # Nothing went out: the app's error response replaces the one held.
-            self.held, self.buffer, self.phase = None, bytearray(), "waiting"
+            self.held, self.phase = None, "waiting"
+            self._take_buffer()
             self.exchange.answer = self.exchange.window = None
         elif self.phase != "waiting":
             raise AssertionError("start_response called a second time without exc_info")
@@ -183,8 +190,8 @@ class WSGIResponse:
         if phase == "done":
             return data
         if phase == "holding":
-            self.buffer += data
-            if len(self.buffer) > self.owner.max_body_bytes:
+            self._hold(data)
+            if self.size > self.owner.max_body_bytes:
                 # Too big to buffer: what is held goes out, then the rest streams by unchanged.
                 self.exchange.count("unchanged", "too_big_to_buffer")
                 return self._release()
@@ -208,9 +215,21 @@ class WSGIResponse:
         self._to_server(self.held)
         return self._take_buffer()
 
+    def _hold(self, data: bytes) -> None:
+        if self.buffer is not None:
+            self.buffer += data
+        elif not self.first:
+            self.first = bytes(data)  # the object itself when it is bytes
+        else:
+            self.buffer = bytearray(self.first)
+            self.buffer += data
+            self.first = b""
+        self.size += len(data)
+
     def _take_buffer(self) -> bytes:
-        data = bytes(self.buffer)
-        self.buffer = bytearray()
+        """The held body as bytes, and nothing held any more."""
+        data = self.first if self.buffer is None else bytes(self.buffer)
+        self.first, self.buffer, self.size = b"", None, 0
         return data
 
     def _finish(self) -> bytes:

@@ -359,3 +359,11 @@ def test_a_replacing_start_drops_what_was_held_of_the_first_body(rules: Rules) -
 
     out = run_wsgi(wrap(app, rules), environ())
     assert_injected_once(out.body, PAGE)
+
+
+def test_a_single_chunk_over_the_cap_goes_out_as_it_came(rules: Rules) -> None:
+    app, _ = chunked_app([PAGE, b"<!-- tail -->"])
+    mw = wrap(app, rules, max_body_bytes=len(PAGE) - 1)
+    out = run_wsgi(mw, environ())
+    assert out.items == [PAGE, b"<!-- tail -->"]
+    assert pages(mw, "unchanged", "too_big_to_buffer") == 1
