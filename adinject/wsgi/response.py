@@ -97,7 +97,7 @@ class WSGIResponse:
                 if self.server_write is not None:
                     # A start went to the server: it takes this one, or re-raises if the headers are out.
                     self.phase = "done"
-                    self.server_write = self.server_start(status, headers, exc_info)
+                    self.server_write = self.server_start(status, without_opt_out(headers), exc_info)
                     return self.write
             finally:
                 exc_info = None  # no reference cycle through the traceback (PEP 3333)
