@@ -6,9 +6,11 @@ from adinject.language.problems import Problem, RulesError
 from adinject.metrics import metrics_app
 from adinject.reload import LiveRules
 from adinject.result import ApplyResult, Insertion, Skip
+from adinject.wsgi import AdInjectWSGIMiddleware
 
 __all__ = [
     "AdInjectMiddleware",
+    "AdInjectWSGIMiddleware",
     "ApplyResult",
     "Insertion",
     "LiveRules",

@@ -7,6 +7,12 @@ pure ASGI app under uvicorn three ways, one server process at a time, on 127.0.0
   cache    the app wrapped in AdInjectMiddleware (plan cache on; the same page every request, so it hits)
   nocache  the same with cache_size=0: every request parses and plans the page again
 
+and the same three for WSGI (`wsgi-plain`, `wsgi-cache`, `wsgi-nocache`: the page from a minimal WSGI app,
+alone or in AdInjectWSGIMiddleware) under gunicorn with one sync worker, the server the WSGI middleware is
+built for (a sync worker serves one connection at a time and closes it after each response, so each WSGI
+request also pays a TCP connect; the cost adinject adds is measured against wsgi-plain on the same server).
+Goal (issue 13): the WSGI middleware adds no more than 1.1 x what the ASGI one adds, cached and uncached.
+
 Each server gets a warm-up, then a time-bounded load run (wrk when it is on PATH, else a small built-in
 asyncio keep-alive load generator; the script says which). The three modes are measured in alternating rounds
 and each mode's best round counts (other work on the machine only ever lowers throughput). It prints
@@ -55,12 +61,16 @@ PAGE = ROOT.parent / "shared" / "corpus" / "readability" / "wapo-2" / "source.ht
 URL_PATH = "/world/story"
 HOST = "127.0.0.1"  # loopback only
 CONTENT_TYPE = "text/html; charset=utf-8"
-MODES = ("plain", "cache", "nocache")
+MODES = ("plain", "cache", "nocache", "wsgi-plain", "wsgi-cache", "wsgi-nocache")
 LABELS = {
     "plain": "plain app (no middleware)",
     "cache": "adinject, plan cache on (hits)",
     "nocache": "adinject, cache_size=0",
+    "wsgi-plain": "WSGI app, gunicorn sync",
+    "wsgi-cache": "WSGI adinject, cache on (hits)",
+    "wsgi-nocache": "WSGI adinject, cache_size=0",
 }
+WSGI_FACTOR = 1.1  # issue 13: the WSGI middleware's added cost within 10% of the ASGI one's
 APP_MODULE = "adinject_bench_http_app"  # the name this file is copied to for uvicorn
 CACHE_TARGET_MS = 0.1
 NOCACHE_FACTOR = 1.3
@@ -96,6 +106,24 @@ def make_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
 
     cache_size = 0 if mode == "nocache" else 256
     return AdInjectMiddleware(page, rules=os.environ["ADINJECT_BENCH_RULES"], cache_size=cache_size)
+
+
+def make_wsgi_app() -> Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]:
+    """The WSGI app for $ADINJECT_BENCH_MODE (wsgi-*), as `make_app`, for gunicorn."""
+    mode = os.environ["ADINJECT_BENCH_MODE"]
+    body = Path(os.environ["ADINJECT_BENCH_PAGE"]).read_bytes()
+    headers = [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))]
+
+    def page(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", headers)
+        return [body]
+
+    if mode == "wsgi-plain":
+        return page
+    from adinject import AdInjectWSGIMiddleware
+
+    cache_size = 0 if mode == "wsgi-nocache" else 256
+    return AdInjectWSGIMiddleware(page, rules=os.environ["ADINJECT_BENCH_RULES"], cache_size=cache_size)
 
 
 # --- the engine's own time ----------------------------------------------------------------------------------
@@ -160,6 +188,24 @@ def pin(cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu)] if cpu is not None else []
 
 
+def process_tree(root: int) -> set[int]:
+    """`root` and every process descended from it (gunicorn's workers are children of its master)."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    parents[int(entry.name)] = int(f.read().rpartition(b")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree = {root}
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        if not more:
+            return tree
+        tree |= more
+
+
 def cpu_ticks() -> dict[int, int]:
     """utime + stime (clock ticks) of every user-space process, by pid.
 
@@ -181,7 +227,8 @@ def cpu_ticks() -> dict[int, int]:
 
 
 class Server:
-    """One uvicorn process (1 worker) serving the app in `mode` on a free loopback port."""
+    """One uvicorn process (1 worker), or gunicorn with 1 sync worker for the wsgi-* modes, serving the app in
+    `mode` on a free loopback port."""
 
     def __init__(self, mode: str, workdir: Path, rules_dir: Path, cpu: int | None) -> None:
         self.mode = mode
@@ -193,8 +240,30 @@ class Server:
             "ADINJECT_BENCH_PAGE": str(PAGE),
             "ADINJECT_BENCH_RULES": str(rules_dir),
         }
-        cmd = [
-            *pin(cpu),  # taskset execs python: same pid
+        cmd = self.wsgi_command(workdir) if mode.startswith("wsgi-") else self.asgi_command(workdir)
+        # taskset execs python: same pid
+        self.proc = subprocess.Popen([*pin(cpu), *cmd], env=env, cwd=workdir, pass_fds=(self.sock.fileno(),))
+
+    def wsgi_command(self, workdir: Path) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            "sync",
+            "--workers",
+            "1",
+            "--bind",
+            f"fd://{self.sock.fileno()}",
+            "--chdir",
+            str(workdir),
+            "--log-level",
+            "warning",
+            f"{APP_MODULE}:make_wsgi_app()",
+        ]
+
+    def asgi_command(self, workdir: Path) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "uvicorn",
@@ -210,7 +279,6 @@ class Server:
             "--lifespan",
             "off",
         ]
-        self.proc = subprocess.Popen(cmd, env=env, cwd=workdir, pass_fds=(self.sock.fileno(),))
 
     @property
     def url(self) -> str:
@@ -252,7 +320,7 @@ def check_response(server: Server, page: bytes) -> str:
     with urllib.request.urlopen(server.url, timeout=10) as response:
         body = response.read()
         timing = response.headers.get("server-timing")
-    if server.mode == "plain":
+    if server.mode.endswith("plain"):
         if body != page:
             sys.exit("the plain app did not return the page unchanged")
         return f"{len(body)} bytes, unchanged"
@@ -342,8 +410,9 @@ def measure(
     rps, requests = load(server.url, seconds, connections, cpu)
     elapsed = time.perf_counter() - started
     after = cpu_ticks()
-    ours = {os.getpid(), server.proc.pid}
-    server_s = (after.get(server.proc.pid, 0) - before.get(server.proc.pid, 0)) / CLK_TCK
+    tree = process_tree(server.proc.pid)
+    ours = {os.getpid(), *tree}
+    server_s = sum(after.get(pid, 0) - before.get(pid, 0) for pid in tree) / CLK_TCK
     # Processes that started during the run count whole (their ticks before it were 0).
     others = sum(t - before.get(pid, 0) for pid, t in after.items() if pid not in ours) / CLK_TCK
     return Run(rps, server_s * 1000.0 / max(requests, 1), max(others, 0.0) / elapsed)
@@ -361,7 +430,7 @@ def write_rules(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three modes (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the six modes (default 3)")
     parser.add_argument("--seconds", type=int, default=5, help="load run per mode and round (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up per server (default 1)")
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8)")
@@ -382,13 +451,14 @@ def main() -> None:
     print(f"page: {PAGE.relative_to(ROOT.parent)} ({len(page) / 1000:.1f} KB, no ETag), served at {URL_PATH}")
     print("rules: tests/corpus.py AUTO_RULES (container: auto; a slot after paragraph 2, then every 3)")
     print("server: python -m uvicorn, 1 worker, --no-access-log, defaults of AdInjectMiddleware otherwise")
+    print("        wsgi-*: python -m gunicorn, 1 sync worker (no keep-alive: a connection per request)")
     if use_wrk:
         how = f"wrk -t1 -c{args.connections} -d{args.seconds}s"
     else:
         why = "--builtin" if args.builtin else "wrk is not on PATH: apt-get install wrk"
         how = f"built-in asyncio keep-alive client, {args.connections} connections, {args.seconds} s ({why})"
     print(
-        f"load: {how} after a {args.warmup} s warm-up; rounds of the 3 modes: {args.rounds}, the best counts"
+        f"load: {how} after a {args.warmup} s warm-up; rounds of the 6 modes: {args.rounds}, the best counts"
     )
     if pinned:
         print(f"cpus: uvicorn pinned to CPU {server_cpu}, load generator to CPU {load_cpu} (taskset)")
@@ -431,11 +501,14 @@ def report(runs: dict[str, list[Run]], engine: EngineTimes) -> None:
     """
     rps = {mode: max(r.rps for r in runs[mode]) for mode in MODES}
     cpu = {mode: min(r.cpu_ms for r in runs[mode]) for mode in MODES}
-    added = {mode: 1000.0 / rps[mode] - 1000.0 / rps["plain"] for mode in MODES}
-    added_cpu = {mode: cpu[mode] - cpu["plain"] for mode in MODES}
+    base = {mode: "wsgi-plain" if mode.startswith("wsgi-") else "plain" for mode in MODES}
+    added = {mode: 1000.0 / rps[mode] - 1000.0 / rps[base[mode]] for mode in MODES}
+    added_cpu = {mode: cpu[mode] - cpu[base[mode]] for mode in MODES}
     limit = {"cache": CACHE_TARGET_MS, "nocache": NOCACHE_FACTOR * engine.apply_ms}
+    limit |= {f"wsgi-{mode}": WSGI_FACTOR * added[mode] for mode in ("cache", "nocache")}
     verdict = {mode: "PASS" if added[mode] <= limit[mode] else "MISS" for mode in limit}
-    cpu_verdict = {mode: "PASS" if added_cpu[mode] <= limit[mode] else "MISS" for mode in limit}
+    cpu_limit = limit | {f"wsgi-{mode}": WSGI_FACTOR * added_cpu[mode] for mode in ("cache", "nocache")}
+    cpu_verdict = {mode: "PASS" if added_cpu[mode] <= cpu_limit[mode] else "MISS" for mode in limit}
 
     print()
     print(
@@ -447,7 +520,7 @@ def report(runs: dict[str, list[Run]], engine: EngineTimes) -> None:
         row = (
             f"{LABELS[mode]:31} {rps[mode]:7.0f} {f'{low:.0f}-{rps[mode]:.0f}':>12} {1000.0 / rps[mode]:7.3f}"
         )
-        if mode == "plain":
+        if mode.endswith("plain"):
             print(f"{row} {'':8} {'':9} {'':6} {cpu[mode]:10.3f}")
             continue
         print(
@@ -470,6 +543,13 @@ def report(runs: dict[str, list[Run]], engine: EngineTimes) -> None:
         print(
             f"{mode + ':':8} added {added[mode]:.3f} ms per request (target <= {limit[mode]:.3f}): "
             f"{verdict[mode]}; by server CPU {added_cpu[mode]:.3f} ms: {cpu_verdict[mode]}"
+        )
+    print(f"WSGI (issue 13, gunicorn sync, against wsgi-plain): added <= {WSGI_FACTOR} x the ASGI figure")
+    for mode in ("wsgi-nocache", "wsgi-cache"):
+        print(
+            f"{mode + ':':13} added {added[mode]:.3f} ms per request (ASGI {added[mode[5:]]:.3f}, target <= "
+            f"{limit[mode]:.3f}): {verdict[mode]}; by server CPU {added_cpu[mode]:.3f} ms (ASGI "
+            f"{added_cpu[mode[5:]]:.3f}, target <= {cpu_limit[mode]:.3f}): {cpu_verdict[mode]}"
         )
     worst = max(r.busy_elsewhere for rs in runs.values() for r in rs)
     if worst > BUSY_WARNING:

@@ -6,7 +6,8 @@ token, in the `X-AdInject-Debug` header or the `adinject_debug` cookie; without 
 nothing at all, so it cannot be used to switch ads off or to read the rules. Both answers are
 `Cache-Control: no-store`: a shared cache must never hand them to readers.
 
-`DebugResponder` answers `?adinject=debug` (the annotated page), `send_original` `?adinject=original`.
+`DebugExchange` answers `?adinject=debug` (the annotated page), `original_start` `?adinject=original`
+(`send_original` for ASGI).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
@@ -25,14 +26,15 @@ from adinject import preview
 from adinject.engine import Rules
 from adinject.http import codings, steps
 from adinject.http.candidate import refusal
+from adinject.http.exchange import Exchange
 from adinject.http.headers import DIGEST_HEADERS, normalized, request_headers
-from adinject.http.responder import Responder
 from adinject.http.rules_like import RulesLike
+from adinject.http.steps import Steps
 from adinject.metrics import Metrics
 from adinject.reload import Inactive, LiveRules
 
 if TYPE_CHECKING:
-    from adinject.http.middleware import AdInjectMiddleware
+    from adinject.http.base import AdInjectBase
 
 DebugMode = Literal["debug", "original"]
 
@@ -119,17 +121,17 @@ def explainable(rules: RulesLike, live: LiveRules | None) -> tuple[Rules | None,
     return engine, notes
 
 
-class DebugResponder(Responder):
+class DebugExchange(Exchange):
     """The annotated page for a request with the debug token: any HTML page we can read, whatever the rules
     say of its URL (the panel says the rest), and `no-store` on whatever goes out."""
 
     __slots__ = ("notes",)
 
-    def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
+    def __init__(self, owner: AdInjectBase[Any], rules: RulesLike) -> None:
         super().__init__(owner, rules)
         self.notes: list[str] = []  # why readers get something else, found at the start
 
-    def start_hook(self, message: Message) -> Message | None:
+    def start(self, message: Message) -> Message | None:
         reason = refusal(message, self.path, lambda _: True)
         if reason not in (None, "opted-out", "no-transform"):
             return None  # not an HTML page, not a 200, or a body we cannot read: nothing to annotate
@@ -143,16 +145,16 @@ class DebugResponder(Responder):
         no_store(headers)
         return {**message, "headers": headers.raw}
 
-    async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+    def transform(self, start: Message, body: bytes) -> Steps[tuple[Message, bytes]]:
         """The annotated page; the app's bytes (under the no-store start) for HEAD or an undecodable body."""
         headers = MutableHeaders(raw=list(start["headers"]))
         del headers["accept-ranges"]
         coding = codings.content_coding(headers.getlist("content-encoding"))
-        if self.scope.get("method", "GET") == "HEAD" or coding is None:
+        if self.method == "HEAD" or coding is None:
             return {**start, "headers": headers.raw}, body
         owner = self.owner
         try:
-            page, sent_coding = await steps.decode(
+            page, sent_coding = yield from steps.decode(
                 coding, body, limit=owner.max_decoded_bytes, threshold=owner.thread_threshold_bytes
             )
         except codings.DecodeError:
@@ -169,7 +171,7 @@ class DebugResponder(Responder):
             now=owner.clock(),
             csp=headers.getlist("content-security-policy"),
         )
-        annotated = await steps.offload(len(page), owner.thread_threshold_bytes, draw)
+        annotated: preview.Annotated = yield steps.Offload(len(page), owner.thread_threshold_bytes, draw)
         out = steps.encode(sent_coding, annotated.body)
         steps.set_length(headers, out)
         for name in DIGEST_HEADERS:
@@ -178,10 +180,13 @@ class DebugResponder(Responder):
         return {**start, "headers": headers.raw}, out
 
 
+def original_start(message: Message) -> Message:
+    """The start for `?adinject=original` with the token: the app's, but never stored by a cache."""
+    headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
+    no_store(headers)
+    return {**message, "headers": headers.raw}
+
+
 async def send_original(send: Send, message: Message) -> None:
     """`?adinject=original` with the token: the app's response as it is, but never stored by a cache."""
-    if message["type"] == "http.response.start":
-        headers = MutableHeaders(raw=normalized(message.get("headers") or ()))
-        no_store(headers)
-        message = {**message, "headers": headers.raw}
-    await send(message)
+    await send(original_start(message) if message["type"] == "http.response.start" else message)

@@ -1,4 +1,4 @@
-"""The responder for ordinary requests: run the engine on a candidate page and send what it makes.
+"""The exchange for ordinary requests: run the engine on a candidate page and send what it makes.
 
 Holds a response only when candidate.py says it may be rewritten (and the request is not an htmx / Turbo
 fragment), with Vary already naming the request headers the rules of its URL read. On the complete body: undo
@@ -17,11 +17,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from adinject.http import codings, steps
 from adinject.http.bucket import BucketAssignment, cache_control_with_cookie, ensure_bucket
 from adinject.http.candidate import is_fragment_request, refusal
+from adinject.http.exchange import Exchange
 from adinject.http.headers import (
     add_vary,
     header_values,
@@ -36,29 +37,34 @@ from adinject.http.headers import (
     without_opt_out,
 )
 from adinject.http.ranges import window_for
-from adinject.http.responder import Responder
 from adinject.http.rules_like import RulesLike
+from adinject.http.steps import Steps
 from adinject.result import ApplyResult
 
 if TYPE_CHECKING:
-    from adinject.http.middleware import AdInjectMiddleware
+    from adinject.http.base import AdInjectBase
 
 logger = logging.getLogger("adinject")
 
 
-class InjectResponder(Responder):
+class InjectExchange(Exchange):
     """Insert the rules' units into one candidate page (see the module docstring)."""
 
     __slots__ = ("_conditions", "_reads")
 
-    def __init__(self, owner: AdInjectMiddleware, rules: RulesLike) -> None:
+    def __init__(self, owner: AdInjectBase[Any], rules: RulesLike) -> None:
         super().__init__(owner, rules)
         # The request headers the rules of this URL read, found at the start (a candidate's only).
         self._reads: frozenset[str] = frozenset()
         # The conditional and range headers taken off the request (URLs the rules may modify only).
         self._conditions: dict[bytes, str] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @property
+    def conditions(self) -> dict[bytes, str]:
+        """The conditional and range headers taken off the request (lower-case names; empty when none)."""
+        return self._conditions
+
+    def attach(self, scope: Scope) -> Scope:
         """On a URL the rules may modify, the app does not see If-None-Match, If-Modified-Since, Range or
         If-Range: it would answer them from its own bytes and validators (a 304 for a page other rules shaped,
         a range of the unmodified page a client then joins to a modified one). It answers 200 with the whole
@@ -74,9 +80,9 @@ class InjectResponder(Responder):
         except Exception:
             # Fail open: the app sees the request as it came (the start hook meets this fault and says so).
             self._conditions = {}
-        await super().__call__(scope, receive, send)
+        return super().attach(scope)
 
-    def start_hook(self, message: Message) -> Message | None:
+    def start(self, message: Message) -> Message | None:
         rules = self.rules
         reason = refusal(message, self.path, rules.matches_url)
         if reason is not None:
@@ -119,30 +125,29 @@ class InjectResponder(Responder):
 
     def _may_cut(self) -> bool:
         # Range is defined for GET only (RFC 9110 §14.2).
-        method: str = self.scope.get("method", "GET")
-        return method == "GET"
+        return self.method == "GET"
 
-    async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+    def transform(self, start: Message, body: bytes) -> Steps[tuple[Message, bytes]]:
         """The start and body to send for a complete candidate body, or the 304 that stands for them when the
         request's conditions (taken off before the app saw them) match what would go out."""
-        start, body = await self._transform(start, body)
+        start, body = yield from self._transform(start, body)
         if self._conditions and start.get("status") == 200:
             headers = MutableHeaders(raw=normalized(start["headers"]))
             if not_modified(self._conditions, headers):
                 return not_modified_start(headers), b""
         return start, body
 
-    async def _transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+    def _transform(self, start: Message, body: bytes) -> Steps[tuple[Message, bytes]]:
         """The start and body to send for a complete candidate body (`start` and `body` when unmodified)."""
         began = time.perf_counter()
         headers = MutableHeaders(raw=normalized(start["headers"]))
-        head = self.scope.get("method", "GET") == "HEAD"
+        head = self.method == "HEAD"
         if head and not body and headers.get("content-length", "").strip() != "0":
             return self._head_without_body(start, headers)
         owner = self.owner
         coding = codings.content_coding(headers.getlist("content-encoding")) or ""
         try:
-            page, sent_coding = await steps.decode(
+            page, sent_coding = yield from steps.decode(
                 coding, body, limit=owner.max_decoded_bytes, threshold=owner.thread_threshold_bytes
             )
         except codings.DecodeError as exc:
@@ -161,7 +166,7 @@ class InjectResponder(Responder):
             csp=headers.getlist("content-security-policy"),
             now=owner.clock(),
         )
-        admission, made = await steps.planned(
+        admission, made = yield steps.Budgeted(
             owner.planning_budget, len(page), owner.thread_threshold_bytes, run
         )
         if admission != "now" and owner.metrics is not None:

@@ -33,6 +33,10 @@ class Window:
     def satisfiable(self) -> bool:
         return self.first <= self.last
 
+    def piece(self, position: int, chunk: bytes) -> bytes:
+        """The part of `chunk`, which starts at byte `position` of the body, that lies in the window."""
+        return chunk[max(self.first - position, 0) : max(self.last + 1 - position, 0)]
+
 
 def parse_range(value: str, total: int) -> Window | None:
     """The one byte range `value` asks of a body of `total` bytes (RFC 9110 §14.1.2), an unsatisfiable

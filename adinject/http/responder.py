@@ -2,6 +2,9 @@
 
 A responder is made per request and holds that response's state, never the middleware:
 
+`ExchangeResponder` is the one the middleware uses: its hooks are an `Exchange`'s (exchange.py, inject.py,
+debug.py), the per-request decisions the WSGI middleware makes too; this module is the ASGI protocol only.
+
 * waiting: at `http.response.start`, `start_hook` decides. None forwards the start at once (without the
   app's X-AdInject line) and everything after it as it comes; a start message means hold it.
 * holding: body chunks are appended to one buffer (memory about the body's bytes, however small the
@@ -19,19 +22,17 @@ adinject (a held start never went out, so the server can still answer 500).
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Literal
 
 from starlette.types import Message, Receive, Scope, Send
 
-from adinject.http.headers import request_headers, without_opt_out
+from adinject.http import steps
+from adinject.http.exchange import Exchange, count, failed, passed_start
 from adinject.http.ranges import Window, send_file_window
 from adinject.http.rules_like import RulesLike
 
 if TYPE_CHECKING:
     from adinject.http.middleware import AdInjectMiddleware
-
-logger = logging.getLogger("adinject")
 
 Phase = Literal["waiting", "holding", "done", "answered", "slicing", "answered_done"]
 
@@ -46,7 +47,6 @@ class Responder:
 
     __slots__ = (
         "_position",
-        "_request",
         "answer",
         "buffer",
         "held",
@@ -56,7 +56,6 @@ class Responder:
         "scope",
         "send",
         "size",
-        "state",
         "window",
     )
 
@@ -71,8 +70,6 @@ class Responder:
         self.size = 0
         self.scope: Scope = {}
         self.send: Send = _unattached
-        self.state: object = None
-        self._request: dict[str, str] | None = None
         # A start to send instead of the app's, with no body, when `start_hook` sets it (and returns None);
         # with `window` too, the bytes of the app's body in it follow (a range of a response left alone).
         self.answer: Message | None = None
@@ -81,20 +78,8 @@ class Responder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
-        self.state = scope.get("state")
         self.send = send
         await self.owner.app(scope, receive, self.send_wrapper)
-
-    def request_headers(self) -> dict[str, str]:
-        """The request's headers, lower-case names (read once per request; callers must not change it)."""
-        if self._request is None:
-            self._request = request_headers(self.scope)
-        return self._request
-
-    @property
-    def path(self) -> str:
-        path: str = self.scope.get("path", "")
-        return path
 
     # --- the hooks
 
@@ -107,15 +92,11 @@ class Responder:
         raise NotImplementedError
 
     def count(self, outcome: str, reason: str = "") -> None:
-        metrics = self.owner.metrics
-        if metrics is not None:
-            metrics.page(outcome, reason)
+        count(self.owner, outcome, reason)
 
     def failed(self, exc: BaseException) -> None:
         """adinject's own work raised: the original response goes out (the caller sends it)."""
-        self.owner.failures += 1
-        self.count("failed_open")
-        logger.error("adinject failed on %s; the original response was sent", self.path, exc_info=exc)
+        failed(self.owner, self.scope.get("path", ""), exc)
 
     # --- the protocol
 
@@ -153,7 +134,7 @@ class Responder:
                 await self.send(self.answer)
                 return
             self.phase = "done"
-            await self.send(_strip_opt_out_or_same(message))
+            await self.send(passed_start(message))
             return
         self.held, self.phase = held, "holding"
 
@@ -170,9 +151,8 @@ class Responder:
         body: bytes = message.get("body", b"")
         start = self._position
         self._position += len(body)
-        first, last = self.window.first, self.window.last
-        piece = body[max(first - start, 0) : max(last + 1 - start, 0)]
-        done = self._position > last or not message.get("more_body", False)
+        piece = self.window.piece(start, body)
+        done = self._position > self.window.last or not message.get("more_body", False)
         if piece or done:
             await self.send({"type": "http.response.body", "body": piece, "more_body": not done})
         if done:
@@ -226,10 +206,22 @@ async def _unattached(message: Message) -> None:
     raise RuntimeError("the responder was not called")  # pragma: no cover
 
 
-def _strip_opt_out_or_same(message: Message) -> Message:
-    """The start without X-AdInject if that can be done, else the message as the app sent it (fail open)."""
-    try:
-        stripped = without_opt_out(message.get("headers") or ())
-    except Exception:
-        return message
-    return message if stripped is None else {**message, "headers": stripped}
+class ExchangeResponder(Responder):
+    """The ASGI protocol around an `Exchange`: its decisions are the hooks, its transform driven here."""
+
+    __slots__ = ("exchange",)
+
+    def __init__(self, owner: AdInjectMiddleware, exchange: Exchange) -> None:
+        super().__init__(owner, exchange.rules)
+        self.exchange = exchange
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(self.exchange.attach(scope), receive, send)
+
+    def start_hook(self, message: Message) -> Message | None:
+        held = self.exchange.start(message)
+        self.answer, self.window = self.exchange.answer, self.exchange.window
+        return held
+
+    async def transform(self, start: Message, body: bytes) -> tuple[Message, bytes]:
+        return await steps.run_async(self.exchange.transform(start, body))

@@ -1,9 +1,14 @@
-"""The steps every responder takes with a complete candidate body, written once.
+"""The steps every exchange takes with a complete candidate body, written once, for ASGI and WSGI alike.
 
 Undo the content coding (capped, in a worker thread when big), build the request headers the engine reads
 (the request's, plus the response's Content-Type), read the app's unit context from
 `scope["state"]["adinject"]`, redo the coding, and frame one whole body (exact Content-Length, no
-Transfer-Encoding). Each responder decides what to do when a step fails.
+Transfer-Encoding). Each exchange decides what to do when a step fails.
+
+Sans I/O: a transform is a generator that yields the slow work it needs done (`Offload`: run this, in a
+worker thread when big; `Budgeted`: the same within the planning budget) and gets the result sent back in
+(or the exception thrown in). `run_async` drives it on an event loop (ASGI: worker threads, async waits),
+`run_sync` in the calling thread (WSGI: the request already has a thread of its own).
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -125,6 +131,16 @@ class PlanningBudget:
                 return True
         return False
 
+    def take_blocking(self, size: int, sleep: Callable[[float], object] = time.sleep) -> bool:
+        """`take` for a thread of its own (WSGI): the wait blocks this thread only."""
+        deadline = self._clock() + self.wait_seconds
+        while not self.try_take(size):
+            left = deadline - self._clock()
+            if left <= 0:
+                return False
+            sleep(min(self.poll_seconds, left))
+        return True
+
     def give(self, size: int) -> None:
         """Give back what `take` charged, once the page's planning is over."""
         with self._lock:
@@ -161,14 +177,107 @@ async def planned(
         budget.give(size)
 
 
-async def decode(coding: str, raw: bytes, *, limit: int, threshold: int) -> tuple[bytes, str]:
+def planned_blocking(
+    budget: PlanningBudget | None, size: int, threshold: int, func: Callable[[], T]
+) -> tuple[Admission, T | None]:
+    """`planned` in the calling thread (WSGI): the same admission, the wait blocking this thread only."""
+    if budget is None or size <= threshold:
+        return "now", func()
+    admission: Admission = "now"
+    if not budget.try_take(size):
+        if not budget.take_blocking(size):
+            return "busy", None
+        admission = "waited"
+    try:
+        return admission, func()
+    finally:
+        budget.give(size)
+
+
+@dataclass(frozen=True, slots=True)
+class Offload(Generic[T]):
+    """Work a transform yields: `func()`, in a worker thread when `size` is over `threshold` (ASGI)."""
+
+    size: int
+    threshold: int
+    func: Callable[[], T]
+
+    async def run_async(self) -> T:
+        return await offload(self.size, self.threshold, self.func)
+
+    def run_sync(self) -> T:
+        return self.func()
+
+
+@dataclass(frozen=True, slots=True)
+class Budgeted(Generic[T]):
+    """Work a transform yields: `func()` within the planning budget; the answer is `planned`'s."""
+
+    budget: PlanningBudget | None
+    size: int
+    threshold: int
+    func: Callable[[], T]
+
+    async def run_async(self) -> tuple[Admission, T | None]:
+        return await planned(self.budget, self.size, self.threshold, self.func)
+
+    def run_sync(self) -> tuple[Admission, T | None]:
+        return planned_blocking(self.budget, self.size, self.threshold, self.func)
+
+
+Job = Offload[Any] | Budgeted[Any]
+# A sans-I/O computation: yields jobs, is sent their results, returns a T.
+Steps = Generator[Job, Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class _Done(Generic[T]):
+    value: T
+
+
+def _advance(steps: Steps[T], value: Any, error: Exception | None) -> Job | _Done[T]:
+    """Send the last job's result into `steps` (or throw its exception): the next job, or what it returned."""
+    try:
+        return steps.throw(error) if error is not None else steps.send(value)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
+async def run_async(steps: Steps[T]) -> T:
+    """Drive `steps` on the event loop: each job awaited (big ones in worker threads)."""
+    value: Any = None
+    error: Exception | None = None
+    while not isinstance(step := _advance(steps, value, error), _Done):
+        try:
+            value, error = await step.run_async(), None
+        except Exception as exc:
+            value, error = None, exc
+    return step.value
+
+
+def run_sync(steps: Steps[T]) -> T:
+    """Drive `steps` in the calling thread: each job run here."""
+    value: Any = None
+    error: Exception | None = None
+    while not isinstance(step := _advance(steps, value, error), _Done):
+        try:
+            value, error = step.run_sync(), None
+        except Exception as exc:
+            value, error = None, exc
+    return step.value
+
+
+def decode(coding: str, raw: bytes, *, limit: int, threshold: int) -> Steps[tuple[bytes, str]]:
     """The body without its content coding, and the coding `encode` redoes it with ("" when not encoded).
 
     Raises `codings.DecodeError` past `limit` decoded bytes or for a body not valid in its coding.
     """
     if not coding:
         return raw, ""
-    return await offload(len(raw), threshold, partial(codings.decode, coding, raw, limit))
+    decoded: tuple[bytes, str] = yield Offload(
+        len(raw), threshold, partial(codings.decode, coding, raw, limit)
+    )
+    return decoded
 
 
 def encode(coding: str, body: bytes) -> bytes:
