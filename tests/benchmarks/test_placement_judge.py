@@ -37,7 +37,9 @@ PARAS = [
 def judge(body: str) -> object:
     tally = bench.Tally()
     page = f"<html><body>{body}</body></html>".encode()
-    bench.judge_page(bench.render(bench.parse(page)), bench.Article.read(ARTICLE), tally, "t")
+    bench.judge_page(
+        bench.render(bench.parse(page), bench.SLOT_CLASS), bench.Article.read(ARTICLE), tally, "t"
+    )
     return tally
 
 
