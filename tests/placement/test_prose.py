@@ -67,6 +67,12 @@ def rules(tmp_path: Path) -> Rules:
         ("<p>Sign up for our newsletter to get the news every morning.</p>", "call to action"),
         ("<p>We may earn a commission when you buy through links on our site.</p>", "disclosure"),
         ("<p>This article originally appeared on The Atlantic.</p>", "disclosure"),
+        ("<p>Originally published at www.example.com on November 18, 2011.</p>", "disclosure"),
+        (
+            "<p>A version of this article appears in print on Page A7 of the New York edition.</p>",
+            "disclosure",
+        ),
+        ("<p>© 2024 The Daily Example. All rights reserved.</p>", "disclosure"),
         ("<p>Correction: An earlier version misspelled the mayor's name.</p>", "correction or editor's note"),
         ("<p>Advertisement</p>", "label line"),
         ("<p class='caption'>The library's reading room, in 1931.</p>", "its class says caption"),
@@ -114,6 +120,17 @@ def test_a_caption_is_an_italic_line_right_under_an_image(rules: Rules) -> None:
 )
 def test_prose_that_looks_a_little_like_boilerplate_is_counted(rules: Rules, line: str) -> None:
     assert reason_for(rules, line) is None
+
+
+def test_a_sentence_cut_in_two_by_markup_is_not_a_subheading(rules: Rules) -> None:
+    # "… either" ends without punctuation because the sentence goes on in the next block.
+    found = verdicts(
+        rules,
+        PROSE[0] + "<p>Your options are limited: either</p><p>wait a year, or use the other branch.</p>",
+    )
+    assert [reason for _, reason in found] == [None, None, None]
+    # Followed by a capital, the same short line reads as a heading.
+    assert reason_for(rules, "<p>Your options are limited: either</p>") is not None
 
 
 def test_a_terse_line_takes_its_neighbours_verdict(rules: Rules) -> None:
