@@ -65,13 +65,17 @@ _OPENING = re.compile(
         become\ a\ (?:member|subscriber|patron)|register\ (?:now|for|here|today)|
         listen\ to\ (?:the|our)\ (?:full|latest|podcast)|watch\ (?:the|our)\ (?:full|latest)|want\ more|
         like\ what\ you|enjoy(?:ed)?\ this|we['’]?re\ interested\ in\ your\ feedback|
-        (?:have|got)\ a\ (?:news\ )?tip|abonnez-vous|suivez-nous|suscríbete|síguenos|inscreva-se|
+        (?:have|got)\ a\ (?:news\ )?tip|
+        for\ (?:more|the\ latest)\b[^.!?\n]{0,60}?\b(?:follow|subscribe|sign\ up|download|like\ us)|
+        abonnez-vous|suivez-nous|suscríbete|síguenos|inscreva-se|
         abonnieren\ sie|folgen\ sie)\b)
     |(?P<disclosure>(?:disclosure|disclaimer|advertiser\ disclosure|affiliate\ (?:link|disclosure)|
         sponsored\ (?:by|content|post)|paid\ (?:post|content|partnership)|
         this\ (?:post|article|page|story|content)\ (?:may\ )?contains?\ affiliate|
         (?:we|i)\ (?:may\ )?(?:earn|receive|get)\ (?:a\ )?(?:small\ )?(?:commission|compensation)|
-        as\ an\ amazon\ associate|copyright|all\ rights\ reserved|
+        as\ an\ amazon\ associate|
+        (?:when|if)\ you\ (?:buy|purchase|shop|click|sign\ up)[^.!?\n]{0,80}?\b(?:commission|compensat|earn)|
+        (?:we|our\ editors)\ independently\ (?:select|review|choose|research)|copyright|all\ rights\ reserved|
         a\ version\ of\ this\ (?:article|story)\ (?:appears|appeared)|
         (?:this\ (?:article|story|post)\ )?(?:was\ )?originally\ (?:published|appeared|posted)|
         terms\ of\ (?:use|service)|privacy\ policy)\b|©)
@@ -96,7 +100,8 @@ _OPENING_WORD_LIST = """
     leia mehr lesen leggi you subscribe sign signup follow join download get share like click tap check
     don never tell send email contact leave submit support donate become register want enjoy enjoyed
     we have got abonnez suivez suscríbete síguenos inscreva abonnieren folgen disclosure disclaimer
-    advertiser affiliate sponsored paid this i as copyright all a terms privacy originally was correction
+    advertiser affiliate sponsored paid this i as copyright all a terms privacy originally was when if our
+    for correction
     clarification editor editors update bio about advertisement coordinates ad anzeige publicité
     publicidad
 """
@@ -146,7 +151,7 @@ _STOPWORD_LIST = """
 _STOPWORDS = frozenset(_STOPWORD_LIST.split())
 # Sentence-closing punctuation in the scripts news is written in, and the quotes and brackets that may
 # follow it ("… he said." or "Yes!").
-_CLOSING = frozenset(".!?…:;,。！？：；，؟۔।։")
+_CLOSING = frozenset(".!?…:;,。！？：；，؟۔।॥։።။།")
 _AFTER_CLOSING = "\"'”’»›)]」』】）"
 _BOLD = frozenset({"b", "strong"})
 _ROLE_LIST = "reporter editor correspondent writer columnist contributor producer photographer staff author"
@@ -234,6 +239,8 @@ def _judge_one(
         if _opening_holds(kind, text, opening, words):
             start = " ".join(text.split()[:3])
             return f"{_KIND[kind]} (starts {start!r})"
+    if words <= _CAPTION_MAX_WORDS and "contributed" in text and _CONTRIBUTED.search(text):
+        return "credit line (… contributed to this report)"
     if words <= _CAPTION_MAX_WORDS and _has_italics(el) and _under_media(el) and _only_inside(el, _ITALIC):
         return "caption (an italic line right under an image)"
     if words > _SHORT_MAX_WORDS:
@@ -261,6 +268,9 @@ def _marked_by_class(el: Element) -> str | None:
 
 
 _CAPTION_MAX_WORDS = 30
+_CONTRIBUTED = re.compile(
+    r"\bcontributed\ (?:reporting\ )?to\ this\ (?:report|story|article)", re.IGNORECASE | re.X
+)
 _ITALIC = frozenset({"em", "i", "small", "figcaption", "cite"})
 _ITALIC_SELECTOR = ", ".join(sorted(_ITALIC))
 _MEDIA = frozenset({"img", "picture", "figure", "video", "iframe", "svg", "canvas"})
@@ -272,12 +282,12 @@ def _has_italics(el: Element) -> bool:
 
 def _under_media(el: Element) -> bool:
     """Whether the element right before this one (whitespace aside) is, or only holds, an image or video."""
-    before = el.previous_sibling
-    while before is not None and not isinstance(before, Element):
+    for before in el.previous_siblings:
+        if isinstance(before, Element):
+            return before.tag in _MEDIA or _only_media(before, 2)
         if isinstance(before, Text) and before.data.strip():
             return False
-        before = before.previous_sibling
-    return before is not None and (before.tag in _MEDIA or _only_media(before, 2))
+    return False
 
 
 def _only_media(el: Element, depth: int) -> bool:
@@ -325,8 +335,15 @@ def _names_only(rest: str) -> bool:
     return sum(1 for t in names if t[0].isupper()) >= 0.7 * len(names)
 
 
+# Past this many characters a line is no label, whatever its word count: Thai, Lao or Khmer write
+# paragraphs of a few space-separated runs and no closing punctuation.
+_SHORT_MAX_CHARS = 120
+
+
 def _judge_short(el: Element, text: str, words: int) -> str | None:
     line = text.strip()
+    if len(line) > _SHORT_MAX_CHARS:
+        return None
     if _LETTER.search(line) is None:
         return "no letters: numbers or symbols only (a chart label or separator)"
     if line[0] in "([" and line[-1] in ")]":

@@ -66,6 +66,9 @@ def rules(tmp_path: Path) -> Rules:
         ("<p>Like this story? Share it with a friend.</p>", "call to action"),
         ("<p>Sign up for our newsletter to get the news every morning.</p>", "call to action"),
         ("<p>We may earn a commission when you buy through links on our site.</p>", "disclosure"),
+        ("<p>If you buy something from a link in this story, we may earn a commission.</p>", "disclosure"),
+        ("<p>The Associated Press contributed to this report.</p>", "credit line"),
+        ("<p>For more news, follow us on Twitter and Facebook.</p>", "call to action"),
         ("<p>This article originally appeared on The Atlantic.</p>", "disclosure"),
         ("<p>Originally published at www.example.com on November 18, 2011.</p>", "disclosure"),
         (
@@ -116,6 +119,9 @@ def test_a_caption_is_an_italic_line_right_under_an_image(rules: Rules) -> None:
         "<p>On this world, the human Samus Aran was born. [M1]</p>",
         "<p>El consejo votó el martes cerrar la biblioteca durante un año.</p>",
         "<p>议会周二投票决定关闭旧图书馆一年，以便修缮屋顶。</p>",
+        # Thai: a paragraph of a few space-separated runs, with no closing punctuation.
+        "<p>สภาเมืองลงมติเมื่อวันอังคารให้ปิดห้องสมุดเก่าเป็นเวลาหนึ่งปีเพื่อซ่อมแซมหลังคา "
+        "ผู้ที่ใช้ห้องอ่านหนังสือจะถูกส่งไปยังสาขาที่อยู่อีกฝั่งของแม่น้ำแทน ตามที่เจ้าหน้าที่ระบุ</p>",
     ],
 )
 def test_prose_that_looks_a_little_like_boilerplate_is_counted(rules: Rules, line: str) -> None:
