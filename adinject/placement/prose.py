@@ -225,7 +225,8 @@ def _judge_one(
         share = _link_share(links, text)
         if share > max_link_density:
             return f"{share:.0%} link text, over max_link_density {max_link_density:g}"
-    marked = _marked_by_class(el)
+    names = el.attr("class")  # a string, and several times cheaper than reading el.attrs
+    marked = _marked_by_class(names) if names else None
     if marked is not None:
         return marked
     if words > _OPENING_MAX_WORDS:
@@ -239,10 +240,11 @@ def _judge_one(
         if _opening_holds(kind, text, opening, words):
             start = " ".join(text.split()[:3])
             return f"{_KIND[kind]} (starts {start!r})"
-    if words <= _CAPTION_MAX_WORDS and "contributed" in text and _CONTRIBUTED.search(text):
-        return "credit line (… contributed to this report)"
-    if words <= _CAPTION_MAX_WORDS and _has_italics(el) and _under_media(el) and _only_inside(el, _ITALIC):
-        return "caption (an italic line right under an image)"
+    if words <= _CAPTION_MAX_WORDS:
+        if "contributed" in text and _CONTRIBUTED.search(text):
+            return "credit line (… contributed to this report)"
+        if _has_italics(el) and _under_media(el) and _only_inside(el, _ITALIC):
+            return "caption (an italic line right under an image)"
     if words > _SHORT_MAX_WORDS:
         return None
     return _judge_short(el, text, words)
@@ -255,10 +257,7 @@ _CLASS_HINT = re.compile(
 )
 
 
-def _marked_by_class(el: Element) -> str | None:
-    names = el.attr("class")  # a string, and several times cheaper than reading el.attrs
-    if not names:
-        return None
+def _marked_by_class(names: str) -> str | None:
     found = _CLASS_HINT.search(names.lower())
     if found is None:
         return None
