@@ -215,3 +215,13 @@ def test_explain_shows_why_a_line_was_left_out(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "[left out: not article prose: byline or credit line (starts 'By Ryan Reed')]" in out
     assert "[left out: not article prose: 100% link text, over max_link_density 0.5]" in out
+
+
+def test_a_page_of_undecided_lines_is_judged_in_linear_time(rules: Rules) -> None:
+    # Ten thousand lines that each wait for a neighbour's verdict. Smoothing that walked the page once per
+    # line took minutes here and ran into the suite's timeout; and with no prose near any of them, none
+    # of the lines is counted.
+    body = "<p>one two three four five six seven</p>" * 10_000
+    result = rules.apply(page(body), url="/news/a", headers=H, explain=True)
+    reasons = {p.left_out for p in result.traces[0].paragraphs}
+    assert reasons == {"not article prose: short line with no article prose next to it"}
