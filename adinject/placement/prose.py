@@ -69,16 +69,18 @@ _OPENING = re.compile(
         for\ (?:more|the\ latest)\b[^.!?\n]{0,60}?\b(?:follow|subscribe|sign\ up|download|like\ us)|
         abonnez-vous|suivez-nous|suscríbete|síguenos|inscreva-se|
         abonnieren\ sie|folgen\ sie)\b)
-    |(?P<disclosure>(?:disclosure|disclaimer|advertiser\ disclosure|affiliate\ (?:link|disclosure)|
+    |(?P<disclosure>(?:advertiser\ disclosure|affiliate\ (?:link|disclosure)|
         sponsored\ (?:by|content|post)|paid\ (?:post|content|partnership)|
         this\ (?:post|article|page|story|content)\ (?:may\ )?contains?\ affiliate|
         (?:we|i)\ (?:may\ )?(?:earn|receive|get)\ (?:a\ )?(?:small\ )?(?:commission|compensation)|
         as\ an\ amazon\ associate|
         (?:when|if)\ you\ (?:buy|purchase|shop|click|sign\ up)[^.!?\n]{0,80}?\b(?:commission|compensat|earn)|
-        (?:we|our\ editors)\ independently\ (?:select|review|choose|research)|copyright|all\ rights\ reserved|
+        (?:we|our\ editors)\ independently\ (?:select|review|choose|research)|
+        all\ rights\ reserved|
         a\ version\ of\ this\ (?:article|story)\ (?:appears|appeared)|
-        (?:this\ (?:article|story|post)\ )?(?:was\ )?originally\ (?:published|appeared|posted)|
-        terms\ of\ (?:use|service)|privacy\ policy)\b|©)
+        (?:this\ (?:article|story|post)\ )?(?:was\ )?originally\ (?:published|appeared|posted)
+        )\b|(?:disclosure|disclaimer)\s*:|copyright\s*(?:©|\(c\)|\d{4})|©|
+        (?:terms\ of\ (?:use|service)|privacy\ policy)\s*(?:[|·•,.]|$))
     |(?P<note>(?:correction|clarification|editor['’]?s\ note|editors['’]?\ note|update)\s*[:—–-]|
         this\ (?:version|story|article)\ (?:has\ been\ |was\ )?(?:corrects|updated|corrected)\b)
     |(?P<label>(?:bio|about\ the\ author|advertisement|sponsored\ content|coordinates|ad|anzeige|
@@ -321,7 +323,8 @@ def _opening_holds(kind: str, text: str, opening: re.Match[str], words: int) -> 
     if kind == "byline":
         return words <= _BYLINE_MAX_WORDS and _names_only(text[opening.end() :])
     if kind == "dateline":
-        return words <= _DATELINE_MAX_WORDS and (_date_share(text) >= 0.3 or any(c.isdigit() for c in text))
+        # Mostly dates and times: "Updated figures show …" is a sentence.
+        return words <= _DATELINE_MAX_WORDS and _date_share(text) >= 0.5
     if kind in ("cta", "related", "label", "tags"):
         return words <= 30
     return True
