@@ -8,8 +8,9 @@ length, the opening words, typography (all capitals, bold only, no closing punct
 tokens, function-word (stopword) density, and the neighbours of a short line.
 
 Cost matters: this runs on every uncached page. A long paragraph is only checked for its links and its
-opening words (one anchored regex); the features that read the whole text are computed for short lines
-only, where they are cheap and where almost all boilerplate lives.
+class; one of 45 words or fewer also for its first word (a set lookup; the opening regex runs only when
+that word starts some boilerplate line); the features that read the whole text are computed for short
+lines only, where they are cheap and where almost all boilerplate lives.
 """
 
 from __future__ import annotations
