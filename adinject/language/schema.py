@@ -531,6 +531,23 @@ class Rule(_Strict):
         default=None, ge=1, description="Longer paragraphs are not counted."
     )
     paragraph_text: ParagraphText | None = Field(default=None, description="Filters on a paragraph's text.")
+    boilerplate_filter: bool = Field(
+        default=True,
+        description=(
+            "Count only paragraphs that read as the article's prose: leave out datelines, bylines and "
+            "credits, tag and related-link lines, calls to action, disclosures, captions and short "
+            "subheadings. false counts them as paragraphs."
+        ),
+    )
+    max_link_density: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description=(
+            "A paragraph whose text is more than this share link text is a related-link line and is not "
+            "counted; 1 turns this off. Part of boilerplate_filter."
+        ),
+    )
     min_paragraphs: int = Field(
         default=1, ge=0, description="Fewer counted paragraphs: no units from this rule."
     )

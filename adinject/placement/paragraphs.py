@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from turbohtml import Document, Element, Text
 
 from adinject.language.schema import Rule
+from adinject.placement import prose
 from adinject.placement.words import count_words
 
 
@@ -48,9 +49,7 @@ def collect(
     of paragraphs holding every text keeps megabytes alive that the pass would otherwise stream through.
     """
     ignore = ", ".join(rule.ignore_inside)
-    text_filter = rule.paragraph_text
-    wanted = [s.lower() for s in text_filter.contains] if text_filter else []
-    unwanted = [s.lower() for s in text_filter.not_contains] if text_filter else []
+    text_filter = _TextFilter.of(rule)
     out: list[Candidate] = []
     cache = words_cache if words_cache is not None else {}
     found = container.select(rule.paragraphs)
@@ -69,6 +68,7 @@ def collect(
     nested_possible = rule.paragraphs != "p"
     min_words, max_words = rule.min_paragraph_words, rule.max_paragraph_words
     append = out.append
+    judged: list[tuple[Candidate, str]] = []  # still counted, with their texts, for the prose judgement
     for el in found:
         # Each text is made as its paragraph is judged, and dropped after unless kept.
         cached = cache.get(el)
@@ -85,14 +85,50 @@ def collect(
                 reason = f"{words} words, fewer than min_paragraph_words ({min_words})"
             elif max_words is not None and words > max_words:
                 reason = f"{words} words, more than max_paragraph_words ({max_words})"
-            elif wanted or unwanted:
-                low = text.lower()
-                if wanted and not any(w in low for w in wanted):
-                    reason = "text contains none of paragraph_text.contains"
-                elif any(w in low for w in unwanted):
-                    reason = "text contains a phrase in paragraph_text.not_contains"
-        append(Candidate(el, text if keep_text else "", words, reason is None, reason))
+            elif text_filter is not None:
+                reason = text_filter.reason(text)
+        append(candidate := Candidate(el, text if keep_text else "", words, reason is None, reason))
+        if reason is None and rule.boilerplate_filter:
+            judged.append((candidate, text))
+    _leave_out_boilerplate(judged, rule.max_link_density)
     return out
+
+
+def _leave_out_boilerplate(judged: list[tuple[Candidate, str]], max_link_density: float) -> None:
+    """Uncount the paragraphs that do not read as the article's prose, saying which signal showed it.
+
+    They are judged together, once all are known: a short line takes its neighbours' verdict."""
+    if not judged:
+        return
+    candidates = [candidate for candidate, _ in judged]
+    verdicts = prose.judge(candidates, [text for _, text in judged], max_link_density)
+    for candidate, verdict in zip(candidates, verdicts, strict=True):
+        if verdict is not None:
+            candidate.counted = False
+            candidate.left_out = f"not article prose: {verdict}"
+
+
+@dataclass(frozen=True, slots=True)
+class _TextFilter:
+    """A rule's `paragraph_text`, lower-cased once per page."""
+
+    wanted: list[str]
+    unwanted: list[str]
+
+    @classmethod
+    def of(cls, rule: Rule) -> _TextFilter | None:
+        found = rule.paragraph_text
+        if found is None or not (found.contains or found.not_contains):
+            return None
+        return cls([s.lower() for s in found.contains], [s.lower() for s in found.not_contains])
+
+    def reason(self, text: str) -> str | None:
+        low = text.lower()
+        if self.wanted and not any(w in low for w in self.wanted):
+            return "text contains none of paragraph_text.contains"
+        if any(w in low for w in self.unwanted):
+            return "text contains a phrase in paragraph_text.not_contains"
+        return None
 
 
 _HIDDEN_REASON = "hidden from readers (hidden, aria-hidden or display:none)"

@@ -40,7 +40,7 @@ rules:
 
 
 def paragraph(i: int, words: int = 10) -> str:
-    return f"<p>Paragraph {i} " + " ".join(f"w{i}x{j}" for j in range(words - 2)) + "</p>\n"
+    return f"<p>Paragraph {i} " + " ".join(f"w{i}x{j}" for j in range(words - 2)) + ".</p>\n"
 
 
 def article(n: int, *, words: int = 10, between: dict[int, str] | None = None, head: str = "") -> bytes:
@@ -78,6 +78,8 @@ def everywhere_rules(unit_html: str, tags: Sequence[str] = EVERYWHERE_TAGS) -> s
     rules = "".join(
         f"  - name: after-{tag}\n    container: [html]\n    paragraphs: '{tag}'\n    ignore_inside: []\n"
         "    min_paragraph_words: 0\n    min_paragraphs: 1\n"
+        # Every element, prose or not: these rules test where a unit may go, not which lines are the article.
+        "    boilerplate_filter: false\n"
         "    place: [{unit: u, after_paragraph: 1, repeat_every: 1}]\n"
         for tag in tags
     )

@@ -55,7 +55,7 @@ def page(*, paragraphs: int = 3, filler: int = 0, charset: str | None = "utf-8")
     """An article page in UTF-8 with multi-byte characters in every paragraph (to cut chunks inside them)."""
     meta = f'<meta charset="{charset}">' if charset else ""
     paras = "".join(
-        f"<p>Paragraph {n}: café crème, naïve façade — ünïcödé {'words ' * filler}✓</p>\n"
+        f"<p>Paragraph {n}: café crème, naïve façade — ünïcödé {'words ' * filler}✓.</p>\n"
         for n in range(1, paragraphs + 1)
     )
     html = (

@@ -131,13 +131,13 @@ def test_header_charset_wins_over_meta(tmp_path: Path) -> None:
 
 def test_bom_and_crlf_and_multibyte(tmp_path: Path) -> None:
     rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n        repeat_every: 1\n")
-    page = "\ufeff<!DOCTYPE html>\r\n<article>\r\n<p>Ünïcödé 中文 😀 one</p>\r\n<p>two 😀\r\nthree</p>\r\n</article>"
+    page = "\ufeff<!DOCTYPE html>\r\n<article>\r\n<p>Ünïcödé 中文 😀 one.</p>\r\n<p>two 😀\r\nthree.</p>\r\n</article>"
     data = page.encode("utf-8")
     result = rules.apply(data, url="/news/a", headers={"content-type": "text/html"})
     check_first_law(data, result, mark="ad")
     assert result.encoding == "UTF-8"
     assert len(result.insertions) == 2
-    assert "😀 one</p><div".encode() in result.body
+    assert "😀 one.</p><div".encode() in result.body
 
 
 def test_utf16_pages_are_left_alone(tmp_path: Path) -> None:

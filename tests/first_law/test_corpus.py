@@ -22,6 +22,7 @@ rules:
     ignore_inside: []
     min_paragraph_words: 0
     min_paragraphs: 1
+    boilerplate_filter: false  # a unit after every element, prose or not: where units may go is the point
     place:
       - unit: u
         after_paragraph: 1

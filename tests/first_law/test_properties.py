@@ -50,6 +50,7 @@ rule_specs = st.fixed_dictionaries(
             st.sampled_from(["blockquote", "figure", "table", "aside", "li"]), unique=True
         ),
         "min_paragraph_words": st.integers(0, 20),
+        "boilerplate_filter": st.booleans(),
         "min_paragraphs": st.integers(0, 6),
         "skip_first": st.integers(0, 3),
         "skip_last": st.integers(0, 3),
@@ -135,6 +136,7 @@ def test_real_pages_cut_and_mutated(data: st.DataObject) -> None:
         "ignore_inside": [],
         "min_paragraph_words": 0,
         "min_paragraphs": 1,
+        "boilerplate_filter": False,  # units after every element, prose or not
         "place": [{"unit": "u", "after_paragraph": 1, "repeat_every": 1}],
     }
     _check(_rules(spec), bytes(page))

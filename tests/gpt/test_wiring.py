@@ -297,7 +297,7 @@ def test_a_meta_charset_after_the_insertion_point_is_never_pushed(tmp_path: Path
         b"<!DOCTYPE html><html><head><meta charset=windows-1252><title>T</title>"
         b'<meta property="article:section" content="Caf\xe9"><body><article>\n'
         + b"".join(
-            f"<p>Paragraph {i} one two three four five six seven eight</p>\n".encode() for i in range(4)
+            f"<p>Paragraph {i} one two three four five six seven eight.</p>\n".encode() for i in range(4)
         )
         + b"</article></body></html>"
     )

@@ -145,7 +145,7 @@ def test_short_paragraphs_are_not_counted(tmp_path: Path) -> None:
     check_first_law(page, result, mark="ad")
     assert follows(result.body) == [1, 2]
     # the unit after counted paragraph 1 sits right after "Paragraph 1", before "Short."
-    assert b"w1x7</p><div" in result.body
+    assert b"w1x7.</p><div" in result.body
 
 
 def test_ignore_inside_and_min_paragraphs(tmp_path: Path) -> None:
@@ -241,16 +241,16 @@ def test_no_container(tmp_path: Path) -> None:
 
 
 def test_implied_paragraph_ends(tmp_path: Path) -> None:
-    page = b"<!DOCTYPE html><article><p>One two three<p>Four five six<div>x</div><p>Seven eight</article>"
+    page = b"<!DOCTYPE html><article><p>One two three.<p>Four five six.<div>x</div><p>Seven eight.</article>"
     rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n        repeat_every: 1\n")
     result = rules.apply(page, url="/news/a", headers=H)
     check_first_law(page, result, mark="ad")
     assert [i.paragraph for i in result.insertions] == [1, 2, 3]
-    assert b'One two three<div class="ad"' in result.body
+    assert b'One two three.<div class="ad"' in result.body
 
 
 def test_unit_must_close_an_unclosed_paragraph(tmp_path: Path) -> None:
-    page = b"<!DOCTYPE html><article><p>One two three<p>Four five six</article>"
+    page = b"<!DOCTYPE html><article><p>One two three.<p>Four five six.</article>"
     rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n", unit="<span>AD</span>")
     result = rules.apply(page, url="/news/a", headers=H)
     assert result.body == page
@@ -259,9 +259,9 @@ def test_unit_must_close_an_unclosed_paragraph(tmp_path: Path) -> None:
 
 def test_unsafe_places_are_refused_with_reasons(tmp_path: Path) -> None:
     cases = {
-        b"<article><table><tr><td>x</td></tr></table><p>one two</p></article>": "ok",
-        b"<article><b><p>one two</p></b></article>": "inside <b>",
-        b"<article><p><b>one</p><p>two three</p></article>": "re-opened",
+        b"<article><table><tr><td>x</td></tr></table><p>One two.</p></article>": "ok",
+        b"<article><b><p>One two.</p></b></article>": "inside <b>",
+        b"<article><p><b>One.</p><p>Two three.</p></article>": "re-opened",
         b"<article><select><option><p>one</p></select><p>x</p></article>": "",
     }
     rules = simple_rules(tmp_path, "      - unit: ad\n        after_paragraph: 1\n")

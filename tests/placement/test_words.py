@@ -100,6 +100,7 @@ def test_engine_counts_cjk_however_the_page_spells_it(tmp_path: Path, paragraph:
         tmp_path,
         "units:\n  ad:\n    html: '<div class=\"ad\">AD</div>'\n"
         "rules:\n  - name: r\n    container: article\n    min_paragraph_words: 8\n    min_paragraphs: 1\n"
+        "    boilerplate_filter: false\n"  # words are the point here, not prose
         "    place: [{unit: ad, after_paragraph: 1}]\n",
     )
     page = f"<!DOCTYPE html><meta charset=utf-8><article><p>{paragraph}</p><p>x</p></article>".encode()

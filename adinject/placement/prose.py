@@ -1,0 +1,449 @@
+"""Whether a paragraph reads as running prose of the article, and if not, which signal says so.
+
+News templates put lines inside the article body that are not the article: datelines, bylines and
+credits, "Filed under" and related-link lines, calls to action, disclosures, captions, subheadings written
+as paragraphs. Counting them moves every "after paragraph N" (see ../shared/notes/article-text.md). The
+signals are the cheap ones boilerplate removal has long relied on (jusText, Readability): link density,
+length, the opening words, typography (all capitals, bold only, no closing punctuation), date and time
+tokens, function-word (stopword) density, and the neighbours of a short line.
+
+Cost matters: this runs on every uncached page. A long paragraph is only checked for its links and its
+class; one of 45 words or fewer also for its first word (a set lookup; the opening regex runs only when
+that word starts some boilerplate line); the features that read the whole text are computed for short
+lines only, where they are cheap and where almost all boilerplate lives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from turbohtml import Element, Text
+
+# Paragraphs up to this many words are checked for their opening words (bylines, labels, calls to
+# action, disclosures); longer ones are read as prose unless they are mostly link text.
+_OPENING_MAX_WORDS = 45
+# Up to this many words a line is "short": its typography, dates and stopwords are read, and a line
+# that ends without sentence punctuation is taken for a label or subheading, not a paragraph.
+_SHORT_MAX_WORDS = 12
+# A short line with closing punctuation but with this few words and no function word is undecided: it
+# counts when a neighbouring paragraph reads as prose (a line of dialogue), not among boilerplate.
+_TERSE_MAX_WORDS = 5
+_BYLINE_MAX_WORDS = 15
+_DATELINE_MAX_WORDS = 20
+
+# The lines that are boilerplate by their opening words, one named group per kind (English first, with
+# the commonest forms in French, Spanish, Portuguese, German and Italian). Matched against the start only.
+_OPENING = re.compile(
+    r"""\s*+(?:
+    (?P<byline>(?:by|written\ by|words\ by|story\ by|reporting\ by|edited\ by|posted\ by|text\ by|
+        von|par|por|door|di)\s+(?=\w))
+    |(?P<credit>(?:photo|photograph|photography|image|picture|illustration|graphic|video|source|credit|
+        top\ photo|cover\ photo|header\ image|featured\ image|foto|bild|imagen|crédit|quelle|fuente)s?
+        (?:\ (?:by|credit|courtesy))?\s*[:|/]|(?:photo|image|video|illustration)\ by\b|
+        getty\ images\b|ap\ photo\b)
+    |(?P<dateline>(?:updated|published|posted|last\ updated|last\ modified|first\ published|modified|
+        publié|mis\ à\ jour|actualizado|publicado|atualizado|aktualisiert|veröffentlicht|aggiornato|
+        pubblicato)\b)
+    |(?P<tags>(?:filed\ under|tags?|tagged|topics?|categories|category|posted\ in|keywords|more\ on|
+        more\ about|themen|étiquettes|etiquetas|temas|mots-clés|schlagworte)\s*:)
+    |(?P<related>(?:related|read\ more|read\ also|also\ read|see\ also|read\ next|recommended|
+        further\ reading|more\ from|more\ stories|more\ coverage|watch|listen|read|explore|lire\ aussi|
+        à\ lire\ aussi|lee\ también|leia\ também|leia\ mais|mehr\ zum\ thema|lesen\ sie\ auch|
+        leggi\ anche)\b[^.!?\n]{0,60}?[:›»|]
+        |more(?:\ [^\s:.!?]+){0,2}\s*:
+        |you\ (?:may|might)\ also\ (?:like|enjoy)|recommended\ for\ you)
+    |(?P<cta>(?:subscribe|sign\ up|signup|sign-up|
+        follow\ (?:us|me|@|[^.!?\n]{0,50}?\ on\ (?:twitter|x|facebook|instagram|tiktok|youtube|linkedin|
+            threads|bluesky|mastodon|flipboard|google\ news|whatsapp|telegram|snapchat)|[^.!?\n]{0,40}?:)|
+        join\ (?:us|our|the\ (?:conversation|discussion|community))|download\ (?:the|our|now)|
+        get\ (?:the\ latest|our|the\ best\ of)|share\ (?:this|it|on|via|your|the\ (?:story|article))|
+        like\ this\ (?:story|article|post)|click\ (?:here|the\ link|to|on\ the\ link)|tap\ (?:here|to)|
+        check\ out\ (?:our|more|all|the\ (?:full|latest|rest))|don['’]?t\ miss|never\ miss|
+        tell\ us|send\ us|email\ us|contact\ us|leave\ a\ comment|submit\ (?:a\ comment|comments|your)|
+        support\ (?:us|our)|donate|
+        become\ a\ (?:member|subscriber|patron)|register\ (?:now|for|here|today)|
+        listen\ to\ (?:the|our)\ (?:full|latest|podcast)|watch\ (?:the|our)\ (?:full|latest)|want\ more|
+        like\ what\ you|enjoy(?:ed)?\ this|we['’]?re\ interested\ in\ your\ feedback|
+        (?:have|got)\ a\ (?:news\ )?tip|
+        for\ (?:more|the\ latest)\b[^.!?\n]{0,60}?\b(?:follow|subscribe|sign\ up|download|like\ us)|
+        abonnez-vous|suivez-nous|suscríbete|síguenos|inscreva-se|
+        abonnieren\ sie|folgen\ sie)\b)
+    |(?P<disclosure>(?:advertiser\ disclosure|affiliate\ (?:link|disclosure)|
+        sponsored\ (?:by|content|post)|paid\ (?:post|content|partnership)|
+        this\ (?:post|article|page|story|content)\ (?:may\ )?contains?\ affiliate|
+        (?:we|i)\ (?:may\ )?(?:earn|receive|get)\ (?:a\ )?(?:small\ )?(?:commission|compensation)|
+        as\ an\ amazon\ associate|
+        (?:when|if)\ you\ (?:buy|purchase|shop|click|sign\ up)[^.!?\n]{0,80}?\b(?:commission|compensat|earn)|
+        (?:we|our\ editors)\ independently\ (?:select|review|choose|research)|
+        all\ rights\ reserved|
+        a\ version\ of\ this\ (?:article|story)\ (?:appears|appeared)|
+        (?:this\ (?:article|story|post)\ )?(?:was\ )?originally\ (?:published|appeared|posted)
+        )\b|(?:disclosure|disclaimer)\s*:|copyright\s*(?:©|\(c\)|\d{4})|©|
+        (?:terms\ of\ (?:use|service)|privacy\ policy)\s*(?:[|·•,.]|$))
+    |(?P<note>(?:correction|clarification|editor['’]?s\ note|editors['’]?\ note|update)\s*[:—–-]|
+        this\ (?:version|story|article)\ (?:has\ been\ |was\ )?(?:corrects|updated|corrected)\b)
+    |(?P<label>(?:bio|about\ the\ author|advertisement|sponsored\ content|coordinates|ad|anzeige|
+        publicité|publicidad)\s*(?::|$))
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# The first words of the lines above: the regex runs only on a paragraph that opens with one of them (or
+# with ©), which settles almost every paragraph of a story with one small match and a set lookup.
+_FIRST_WORD = re.compile(r"\s*+(?:([^\W\d_]+)|(©))")
+_OPENING_WORD_LIST = """
+    by written words story reporting edited posted text von par por door di photo photos photograph
+    photographs photography image images picture pictures illustration illustrations graphic graphics
+    video videos source sources credit credits top cover header featured foto fotos bild bilder imagen
+    imagens crédit crédits quelle quellen fuente fuentes getty ap updated published last first modified
+    publié mis actualizado publicado atualizado aktualisiert veröffentlicht aggiornato pubblicato filed
+    tag tags tagged topic topics categories category keywords more themen étiquettes etiquetas temas
+    mots schlagworte related read also see recommended further from watch listen explore lire à lee
+    leia mehr lesen leggi you subscribe sign signup follow join download get share like click tap check
+    don never tell send email contact leave submit support donate become register want enjoy enjoyed
+    we have got abonnez suivez suscríbete síguenos inscreva abonnieren folgen disclosure disclaimer
+    advertiser affiliate sponsored paid this i as copyright all a terms privacy originally was when if our
+    for correction
+    clarification editor editors update bio about advertisement coordinates ad anzeige publicité
+    publicidad
+"""
+_OPENING_WORDS = frozenset(_OPENING_WORD_LIST.split())
+_KIND = {
+    "byline": "byline or credit line",
+    "credit": "photo or source credit",
+    "dateline": "dateline or timestamp line",
+    "tags": "tag or category line",
+    "related": "related-link line",
+    "cta": "call to action",
+    "disclosure": "disclosure, rights or print-edition line",
+    "note": "correction or editor's note",
+    "label": "label line",
+}
+
+# Month names and abbreviations, times, time zones, weekdays: what a dateline is made of (with numbers).
+_DATE_WORD_LIST = """
+    jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august
+    september october november december mon tue tues wed thu thur thurs fri sat sun monday tuesday
+    wednesday thursday friday saturday sunday am pm a.m p.m gmt utc bst cet cest et est edt pt pst pdt ct
+    cst cdt hkt ist jst updated published posted on at de le el um uhr h min ago hour hours minute minutes
+    day days
+"""
+_DATE_WORDS = frozenset(_DATE_WORD_LIST.split())
+_WORDISH = re.compile(r"[^\W_]+(?:\.[^\W_]+)*", re.UNICODE)
+
+# The commonest function words of English, French, Spanish, Portuguese, German, Italian and Dutch: running
+# prose is full of them, bylines, labels and navigation are not. A language not listed has none, and its
+# short lines are then judged by their punctuation and neighbours alone.
+_STOPWORD_LIST = """
+    a about after all also an and any are as at be because been but by can could did do does for from had
+    has have he her his how i if in into is it its just may me more most my no not of on one or our out she
+    so some than that the their them then there these they this those to up was we were what when where
+    which while who will with would you your
+    au aux avec ce ces dans de des du elle en est et il ils je la le les leur lui mais ne nous on ou par pas
+    pour qu que qui sa se ses son sur un une vous y été être
+    al como con del el en es esta este han hay la las lo los más no para pero por que se ser sin sobre su sus
+    un una uno y ya
+    ao às com da das do dos em foi isso mas na nas no nos os para pela pelo que se sem seu sua são um uma
+    als auch auf aus bei bis das dass dem den der des die ein eine einen er es für hat ich im ist mit nach
+    nicht noch nur oder sich sie sind so um und von vor war wie wir wird zu zum zur über
+    che chi con cui da dal dalla degli dei del della di gli ha il in la le lo nel nella non per più si sono
+    su tra un una
+    aan bij dat de die dit een en het hij in is met na niet om ook op te van voor was wat ze zijn
+"""
+_STOPWORDS = frozenset(_STOPWORD_LIST.split())
+# Sentence-closing punctuation in the scripts news is written in, and the quotes and brackets that may
+# follow it ("… he said." or "Yes!").
+_CLOSING = frozenset(".!?…:;,。！？：；，؟۔।॥։።။།")
+_AFTER_CLOSING = "\"'”’»›)]」』】）"
+_BOLD = frozenset({"b", "strong"})
+_ROLE_LIST = "reporter editor correspondent writer columnist contributor producer photographer staff author"
+_ROLES = frozenset(f"{_ROLE_LIST} analyst critic journalist".split())
+
+
+class Paragraph(Protocol):
+    """A paragraph still counted after the rule's other checks: its element, text and word count."""
+
+    @property
+    def el(self) -> Element: ...
+
+    @property
+    def words(self) -> int: ...
+
+
+def judge(paragraphs: Sequence[Paragraph], texts: Sequence[str], max_link_density: float) -> list[str | None]:
+    """For each paragraph (in page order, with its text), why it is not article prose, or None.
+
+    Lines too short to judge alone ("undecided") take their neighbours' verdict: they count when the
+    nearest decided paragraph before or after them reads as prose.
+    """
+    links_wanted = max_link_density < 1.0
+    verdicts: list[str | None] = []
+    undecided: list[int] = []
+    for i, (p, text) in enumerate(zip(paragraphs, texts, strict=True)):
+        el = p.el
+        # Most paragraphs hold no link: select_one answers that at half the cost of select.
+        links = el.select("a") if links_wanted and el.select_one("a") is not None else None
+        verdict = _judge_one(el, text, p.words, links, max_link_density)
+        if verdict is _UNCLOSED and i + 1 < len(texts) and _starts_lower(texts[i + 1]):
+            verdict = _UNDECIDED  # the sentence goes on in the next block: a line break, not a heading
+        elif verdict is _UNCLOSED:
+            verdict = f"short line without closing punctuation ({p.words} words): a subheading or label"
+        if verdict is _UNDECIDED:
+            undecided.append(i)
+        verdicts.append(verdict)
+    if undecided:
+        _smooth(verdicts, undecided)
+    return verdicts
+
+
+def _smooth(verdicts: list[str | None], undecided: list[int]) -> None:
+    """Give each undecided line the verdict of its nearest decided neighbours: prose if either is prose.
+
+    Two passes, one each way, so that a page of ten thousand undecided lines costs ten thousand steps."""
+    before = _prose_so_far(verdicts)
+    after = _prose_so_far(verdicts[::-1])[::-1]
+    for i in undecided:
+        verdicts[i] = None if before[i] or after[i] else "short line with no article prose next to it"
+
+
+def _prose_so_far(verdicts: list[str | None]) -> list[bool]:
+    """For each position, whether the nearest decided verdict at or before it is prose."""
+    out: list[bool] = []
+    last = False
+    for verdict in verdicts:
+        if verdict is not _UNDECIDED:
+            last = verdict is None
+        out.append(last)
+    return out
+
+
+_UNDECIDED = "undecided"
+_UNCLOSED = "unclosed"
+_FIRST_LETTER = re.compile(r"\W*+(\w)")
+
+
+def _starts_lower(text: str) -> bool:
+    first = _FIRST_LETTER.match(text)
+    return first is not None and first.group(1).islower()
+
+
+def _judge_one(
+    el: Element, text: str, words: int, links: list[Element] | None, max_link_density: float
+) -> str | None:
+    if links:
+        share = _link_share(links, text)
+        if share > max_link_density:
+            return f"{share:.0%} link text, over max_link_density {max_link_density:g}"
+    names = el.attr("class")  # a string, and several times cheaper than reading el.attrs
+    marked = _marked_by_class(names) if names else None
+    if marked is not None:
+        return marked
+    if words > _OPENING_MAX_WORDS:
+        return None
+    first = _FIRST_WORD.match(text)
+    opening = None
+    if first is not None and (first.group(2) or first.group(1).lower() in _OPENING_WORDS):
+        opening = _OPENING.match(text)
+    if opening is not None:
+        kind = opening.lastgroup or ""
+        if _opening_holds(kind, text, opening, words):
+            start = " ".join(text.split()[:3])
+            return f"{_KIND[kind]} (starts {start!r})"
+    if words <= _CAPTION_MAX_WORDS:
+        if "contributed" in text and _CONTRIBUTED.search(text):
+            return "credit line (… contributed to this report)"
+        if _has_italics(el) and _under_media(el) and _only_inside(el, _ITALIC):
+            return "caption (an italic line right under an image)"
+    if words > _SHORT_MAX_WORDS:
+        return None
+    return _judge_short(el, text, words)
+
+
+# Class names templates give the lines that are not the article: a paragraph carrying one is left out.
+_CLASS_HINT = re.compile(
+    r"caption|credit|byline|dateline|timestamp|author|tags|related|newsletter|subscribe|promo|disclaimer|"
+    r"disclosure|sponsor|share|social|advert|correction"
+)
+
+
+def _marked_by_class(names: str) -> str | None:
+    found = _CLASS_HINT.search(names.lower())
+    if found is None:
+        return None
+    shown = names.strip()
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return f"its class says {found.group(0)} ({shown!r})"
+
+
+_CAPTION_MAX_WORDS = 30
+_CONTRIBUTED = re.compile(
+    r"\bcontributed\ (?:reporting\ )?to\ this\ (?:report|story|article)", re.IGNORECASE | re.X
+)
+_ITALIC = frozenset({"em", "i", "small", "figcaption", "cite"})
+_ITALIC_SELECTOR = ", ".join(sorted(_ITALIC))
+_MEDIA = frozenset({"img", "picture", "figure", "video", "iframe", "svg", "canvas"})
+
+
+def _has_italics(el: Element) -> bool:
+    return el.tag != "br" and el.select_one(_ITALIC_SELECTOR) is not None
+
+
+def _under_media(el: Element) -> bool:
+    """Whether the element right before this one (whitespace aside) is, or only holds, an image or video."""
+    for before in el.previous_siblings:
+        if isinstance(before, Element):
+            return before.tag in _MEDIA or _only_media(before, 2)
+        if isinstance(before, Text) and before.data.strip():
+            return False
+    return False
+
+
+def _only_media(el: Element, depth: int) -> bool:
+    """Whether `el` holds an image or video and nothing else (a linked image, a <p> around a <picture>).
+
+    Read child by child, a few levels and children deep at most: the element before a paragraph may be a
+    large block, and reading all its text would cost more than the whole judgement."""
+    found = False
+    for count, child in enumerate(el.children):
+        if count > 6:
+            return False
+        if isinstance(child, Text):
+            if child.data.strip():
+                return False
+        elif isinstance(child, Element):
+            if child.tag in _MEDIA or (depth > 0 and _only_media(child, depth - 1)):
+                found = True
+            elif child.tag not in ("br", "source"):
+                return False
+    return found
+
+
+def _opening_holds(kind: str, text: str, opening: re.Match[str], words: int) -> bool:
+    """Opening words alone overreach for some kinds: "By Tuesday, the storm had passed" is prose."""
+    if kind == "byline":
+        return words <= _BYLINE_MAX_WORDS and _names_only(text[opening.end() :])
+    if kind == "dateline":
+        # Mostly dates and times: "Updated figures show …" is a sentence.
+        return words <= _DATELINE_MAX_WORDS and _date_share(text) >= 0.5
+    if kind in ("cta", "related", "label", "tags"):
+        return words <= 30
+    return True
+
+
+# Words a byline may hold besides names: "By Jane Doe and John Roe in Paris | Source: Reuters".
+_BYLINE_WORDS = frozenset({"by", "and", "in", "on", "at", "the", "for", "of", "with", "y", "et", "und", "e"})
+
+
+def _names_only(rest: str) -> bool:
+    """Whether the words after "By" are names (capitalised, no function words but a byline's own)."""
+    names = [t for t in _WORDISH.findall(rest) if not t.isdigit() and t.lower() not in _BYLINE_WORDS]
+    if not names or not names[0][0].isupper():
+        return False
+    if any(t.lower() in _STOPWORDS for t in names):
+        return False
+    return sum(1 for t in names if t[0].isupper()) >= 0.7 * len(names)
+
+
+# Past this many characters a line is no label, whatever its word count: Thai, Lao or Khmer write
+# paragraphs of a few space-separated runs and no closing punctuation.
+_SHORT_MAX_CHARS = 120
+
+
+def _judge_short(el: Element, text: str, words: int) -> str | None:
+    line = text.strip()
+    if len(line) > _SHORT_MAX_CHARS:
+        return None
+    if _LETTER.search(line) is None:
+        return "no letters: numbers or symbols only (a chart label or separator)"
+    if line[0] in "([" and line[-1] in ")]":
+        return "a note or credit in brackets"
+    if _all_capitals(line):
+        return "short all-capitals line (a label or subheading)"
+    if _DIGIT.search(line) is not None and _date_share(line) >= 0.6:
+        return "dateline or timestamp line"
+    if not _closed(line):
+        if line[0].islower():
+            return _UNDECIDED  # the rest of a sentence an embed or a code block cut in two
+        if _only_inside(el, _BOLD):
+            return "short bold line without closing punctuation (a subheading)"
+        tokens = line.split()
+        if 2 <= len(tokens) <= 6 and tokens[-1].lower().strip(",.") in _ROLES:
+            return "byline or credit line (a name and a role)"
+        return _UNCLOSED
+    if words <= _TERSE_MAX_WORDS and _stopword_share(line, skip=0) == 0.0:
+        return _UNDECIDED
+    return None
+
+
+# A footnote or citation mark after the last sentence: "… was born. [M1]", "… Foundation:[41]".
+_TRAILING_MARK = re.compile(r"\s*\[[^\[\]]{1,12}\]$")
+
+
+def _closed(line: str) -> bool:
+    """Whether the line ends as a sentence does (or a clause: "…, either", "…:")."""
+    if line.endswith("]"):
+        line = _TRAILING_MARK.sub("", line)
+    return line.rstrip(_AFTER_CLOSING)[-1:] in _CLOSING
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_DIGIT = re.compile(r"\d")
+
+
+def _all_capitals(line: str) -> bool:
+    if not line.isupper():
+        return False
+    # str.isupper() is true for "TNW中文站" too: every letter must have a case and be a capital.
+    letters = [ch for ch in line if ch.isalpha()]
+    return len(letters) > 1 and all(ch.isupper() for ch in letters)
+
+
+def _link_share(links: list[Element], text: str) -> float:
+    """The share of the paragraph's visible characters (whitespace aside) that sit inside its links."""
+    total = _visible(text)
+    if total == 0:
+        return 0.0
+    linked = "".join([a.text for a in links])
+    # Raw lengths bound the visible ones from above: most paragraphs are settled without the count.
+    return min(1.0, (_visible(linked) if len(linked) > total * 0.2 else len(linked)) / total)
+
+
+def _visible(text: str) -> int:
+    # Each count runs in C; splitting and joining would copy the text twice.
+    return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\xa0")
+
+
+def _stopword_share(text: str, skip: int) -> float:
+    tokens = _WORDISH.findall(text.lower())[skip:]
+    if not tokens:
+        return 0.0
+    return sum(1 for t in tokens if t in _STOPWORDS) / len(tokens)
+
+
+def _date_share(line: str) -> float:
+    tokens = _WORDISH.findall(line)
+    if not tokens:
+        return 0.0
+    return sum(1 for t in tokens if t[0].isdigit() or t.lower() in _DATE_WORDS) / len(tokens)
+
+
+def _only_inside(el: Element, tags: frozenset[str]) -> bool:
+    """Whether every piece of text in the paragraph sits in one of `tags` (at any depth below it)."""
+    if el.tag == "br":
+        return False
+    inner = [e for e in el.select(", ".join(sorted(tags))) if not _nested_in(e, el, tags)]
+    if not inner:
+        return False
+    styled = sum(len("".join(e.text.split())) for e in inner)
+    return styled > 0 and styled >= len("".join(el.text.split()))
+
+
+def _nested_in(inner: Element, stop: Element, tags: frozenset[str]) -> bool:
+    # An <i> inside another <em>: its text is counted with the outer one.
+    walker = inner.parent
+    while isinstance(walker, Element) and walker is not stop:
+        if walker.tag in tags:
+            return True
+        walker = walker.parent
+    return False
