@@ -549,6 +549,12 @@ class Settings(_Strict):
         default=1000, ge=1, le=10_000, description="How long the Prebid auction may take before ads load."
     )
     opt_out: OptOut = Field(default_factory=OptOut, description="Page-wide opt-outs for every rule.")
+    page_ad_slots: str | None = Field(
+        default=None,
+        min_length=1,
+        description='A CSS selector for the page\'s own ad slots (e.g. ".ad, [id^=div-gpt-ad]"): no unit of '
+        "any rule goes right above or below one, as if every place entry's keep_away_from named it.",
+    )
 
     @field_validator("bucket_header")
     @classmethod

@@ -33,7 +33,7 @@ _SEMANTIC_BOUNDARY = frozenset({"article", "main"})
 _ENOUGH = 6  # paragraphs: a container with this many is not widened
 
 
-def _class_weight(el: Element) -> float:
+def class_weight(el: Element) -> float:
     attrs = el.attrs
     cls = attrs.get("class")
     names = " ".join(cls) if isinstance(cls, list) else (cls or "")
@@ -103,7 +103,7 @@ def find_article(
         return None
     # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
     field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
-    weights = {el: _class_weight(el) for el in field}
+    weights = {el: class_weight(el) for el in field}
     best = max(field, key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0))
     return _widen(best, qualifying)
 
@@ -130,7 +130,7 @@ def _widen(best: Element, qualifying: set[Element]) -> Element:
         walker = best.parent
         found: tuple[Element, int] | None = None
         for _ in range(4):
-            if not isinstance(walker, Element) or walker.tag in ("body", "html") or _class_weight(walker) < 0:
+            if not isinstance(walker, Element) or walker.tag in ("body", "html") or class_weight(walker) < 0:
                 break
             walker_count = _count(walker, qualifying)
             if walker_count > count:
@@ -143,6 +143,15 @@ def _widen(best: Element, qualifying: set[Element]) -> Element:
             break
         best, count = found
     return best
+
+
+def enough_prose(el: Element, words: dict[Element, tuple[str, int]]) -> bool:
+    """Whether `el` holds enough substantial paragraphs (of those whose words are known) to be an article."""
+    count = 0
+    for p in el.select("p, br"):
+        known = words.get(p)
+        count += known is not None and known[1] >= _MIN_WORDS
+    return count >= _ENOUGH
 
 
 def _near_match(p: Element, ignore: str) -> bool:

@@ -15,9 +15,18 @@ from functools import lru_cache
 from turbohtml import Document, Element, SelectorSyntaxError
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
-from adinject.placement.container import find_article, marked_article
+from adinject.placement.blocks import boundary_past_wrapper, text_blocks
+from adinject.placement.container import enough_prose, find_article, marked_article
 from adinject.placement.paragraphs import Candidate, br_runs, collect
-from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem
+from adinject.placement.safety import (
+    Boundary,
+    Hazards,
+    Touch,
+    boundary_after,
+    parent_problem,
+    touches,
+    touches_below,
+)
 from adinject.placement.words import first_words
 from adinject.result import ParagraphInfo, PlannedInsertion, RuleTrace, Skip
 from adinject.targeting.conditions import OFF_CLASS, article_failure
@@ -53,6 +62,7 @@ class _RuleState:
     form_units: frozenset[str]
     placed: list[int] = field(default_factory=list)
     units: int = 0
+    page_slots: str = ""  # settings.page_ad_slots: kept away from as if every keep_away_from named them
 
 
 def plan_page(
@@ -106,7 +116,9 @@ def plan_page(
         if gate is not None:
             plan.skipped.append(Skip(gate[0], gate[1], rule.name))
             continue
-        state = _RuleState(rule, counted, prefix, {}, hazards, form_units)
+        state = _RuleState(
+            rule, counted, prefix, {}, hazards, form_units, page_slots=settings.page_ad_slots or ""
+        )
         for placement in rule.place:
             for skip_or_slot in _place(state, placement, container, page):
                 if isinstance(skip_or_slot, Skip):
@@ -128,7 +140,14 @@ def _find_container(
             voters = [(el, el.text) for el in doc.select(rule.paragraphs)]
             if rule.br_paragraphs and rule.paragraphs.strip() == "p":
                 voters.extend(br_runs(doc))  # the document's own select goes through its tag index
-            found = find_article(voters, ", ".join(rule.ignore_inside), words_cache)
+            ignore = ", ".join(rule.ignore_inside)
+            found = find_article(voters, ignore, words_cache)
+            if rule.paragraphs.strip() == "p" and (found is None or not enough_prose(found, words_cache)):
+                # Few <p>s: the body may be written in <div>s of text. Looked for only then: it costs
+                # about a tenth of a page's planning.
+                blocks = text_blocks(doc)
+                if blocks:
+                    found = find_article([*voters, *blocks], ignore, words_cache) or found
             if found is not None:
                 return found, AUTO
             continue
@@ -316,9 +335,9 @@ def _search(
             if isinstance(got, str):
                 problem = ("unsafe", f"cannot insert safely after paragraph {k}: {got}")
             else:
-                near = _touches(got, placement.keep_away_from)
+                near = touches(got, ", ".join(placement.keep_away_from), state.page_slots)
                 if near is not None:
-                    problem = ("keep_away", f"paragraph {k} is next to <{near}> (keep_away_from)")
+                    problem = ("keep_away", f"paragraph {k} is {_touch_words(near)}")
                 elif got.offset in taken:
                     problem = (
                         "taken",
@@ -379,59 +398,19 @@ def _position_problem(state: _RuleState, placement: Placement, k: int) -> tuple[
 def _boundary(state: _RuleState, k: int) -> Boundary | str:
     got = state.boundaries.get(k)
     if got is None:
-        got = boundary_after(state.counted[k - 1].el, state.hazards)
+        el = state.counted[k - 1].el
+        got = boundary_after(el, state.hazards)
+        if isinstance(got, str):  # in a list or an inline wrapper: the unit may go after the wrapper
+            later = state.counted[k].el if k < len(state.counted) else None
+            got = boundary_past_wrapper(el, later, state.hazards) or got
         state.boundaries[k] = got
     return got
 
 
-def _touches(boundary: Boundary, selectors: Sequence[str]) -> str | None:
-    if not selectors:
-        return None
-    sel = ", ".join(selectors)
-    before: Element | None = boundary.after
-    while before is not None:
-        if before.matches(sel):
-            return before.tag
-        before = _last_element_child(before)
-    nxt = _next_element(boundary.after)
-    while nxt is not None:
-        if nxt.matches(sel):
-            return nxt.tag
-        nxt = _first_element_child(nxt)
-    return None
-
-
-def _next_element(el: Element) -> Element | None:
-    sib = el.next_sibling
-    while sib is not None:
-        if isinstance(sib, Element):
-            return sib
-        if sib.text.strip():
-            return None  # text in between: the unit does not touch what follows
-        sib = sib.next_sibling
-    return None
-
-
-# The first and last element children, found by the selector engine: `children` would build a node object
-# for every text run and inline element of the paragraph first.
-def _first_element_child(el: Element) -> Element | None:
-    first = el.select_one(":scope > :first-child")
-    sib = first.previous_sibling if first is not None else None
-    while sib is not None:
-        if sib.text.strip():
-            return None  # text before it: what the unit touches is text
-        sib = sib.previous_sibling
-    return first
-
-
-def _last_element_child(el: Element) -> Element | None:
-    last = el.select_one(":scope > :last-child")
-    sib = last.next_sibling if last is not None else None
-    while sib is not None:
-        if sib.text.strip():
-            return None
-        sib = sib.next_sibling
-    return last
+def _touch_words(near: Touch) -> str:
+    side = "followed by" if near.below else "right after"
+    why = "the page's own ad slot (settings.page_ad_slots)" if near.page_slot else "keep_away_from"
+    return f"{side} <{near.tag}> ({why})"
 
 
 def _place_anchor(
@@ -488,10 +467,9 @@ def _anchor_insertion(
     paragraph = bisect_right(starts, got.offset)
     problem = _position_problem(state, placement, paragraph) if paragraph >= 1 else None
     if problem is None:
-        nxt = _next_element(got.after)
-        sel = ", ".join(placement.keep_away_from)
-        if sel and nxt is not None and nxt.matches(sel):
-            problem = ("keep_away", f"the anchor is followed by <{nxt.tag}> (keep_away_from)")
+        near = touches_below(got.after, ", ".join(placement.keep_away_from), state.page_slots)
+        if near is not None:
+            problem = ("keep_away", f"the anchor is {_touch_words(near)}")
         elif got.offset in page.taken:
             problem = ("taken", f"the boundary is taken by rule '{page.taken[got.offset]}'")
     if problem is not None:

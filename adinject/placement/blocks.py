@@ -1,0 +1,114 @@
+"""Article bodies built otherwise than as `<p>`s in a `<div>`: paragraphs that are list items, that sit in an
+inline wrapper (HubSpot's `<span>` around the whole post body), or that are `<div>`s of text (CNN's
+`div.zn-body__paragraph`).
+
+A unit cannot go inside a list or a `<span>` (the browser would build it, but it breaks the list's or the
+line's own structure), so a paragraph there is given the boundary after the outermost such wrapper instead,
+when no later counted paragraph sits inside it; otherwise the reason names the wrapper, and shifting down
+reaches the wrapper's last paragraph, whose boundary that is.
+"""
+
+from __future__ import annotations
+
+from turbohtml import Document, Element, Text
+
+from adinject.page.html_sets import FORMATTING, INLINE
+from adinject.placement.container import class_weight
+from adinject.placement.safety import Boundary, Hazards, boundary_after
+from adinject.placement.words import count_words
+
+# Wrappers a unit may be placed after, on behalf of the paragraph that ends them. Tables, selects,
+# templates, foreign content and the like are not wrappers: a paragraph inside one keeps its own reason.
+_WRAPPERS = frozenset({"ul", "ol", "dl", "menu", "dir", "li", "dt", "dd", "span", "font"}) | FORMATTING
+
+
+def boundary_past_wrapper(el: Element, later: Element | None, hazards: Hazards) -> Boundary | str | None:
+    """The boundary after the wrapper around `el` that keeps a unit from following `el` itself.
+
+    None when `el`'s parent takes a unit (or the trouble is no wrapper): the caller's own answer stands.
+    A reason when the wrapper also holds `later`, the next counted paragraph, so that a unit after it
+    would not follow `el`.
+    """
+    current = el
+    parent = el.parent
+    if not isinstance(parent, Element) or hazards.parent_problem(parent) is None:
+        return None
+    while isinstance(parent, Element) and hazards.parent_problem(parent) is not None:
+        if parent.tag not in _WRAPPERS:
+            return None
+        current = parent
+        parent = parent.parent
+    if not isinstance(parent, Element):
+        return None
+    if later is not None and _holds(current, later):
+        return (
+            f"it sits inside <{current.tag}{_named(current)}>, where a unit cannot go, and paragraphs after "
+            f"it do too: the first place is after that <{current.tag}>"
+        )
+    return boundary_after(current, hazards)
+
+
+# A child that is not running text: a block, a list, a heading, media, a form control.
+_NOT_TEXT = ":scope > :not(" + ", ".join(sorted(INLINE | {"br"})) + ")"
+
+
+def text_blocks(root: Element | Document) -> list[tuple[Element, str]]:
+    """`<div>`s that are paragraphs: running text held directly, nothing but inline markup inside, and no
+    blank line (<br><br>: those are runs of their own). Each with its text.
+
+    Sites whose templates write paragraphs as `<div>`s (CNN's `div.zn-body__paragraph`) show them as
+    paragraphs, and `container: auto` counts them as it counts `<p>`s.
+    """
+    out: list[tuple[Element, str]] = []
+    for div in root.select("div"):
+        if div.select_one(_NOT_TEXT) is not None:
+            continue  # one selector call in C rules out most divs: they hold blocks
+        if class_weight(div) < 0:
+            continue  # a caption, a byline, a share line: named as what it is
+        kids = div.children
+        if not any(isinstance(kid, Text) and kid.data.strip() for kid in kids):
+            continue  # no text of its own: an icon, a wrapper of a link, an empty box
+        if any(isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in kids):
+            continue
+        out.append((div, div.text))
+    return out
+
+
+# Fewer substantial ones than this in a container and its text <div>s are odds and ends, not its body.
+_DIV_BODY = 3
+_SUBSTANTIAL = 8
+
+
+def div_paragraphs(container: Element) -> list[tuple[Element, str]]:
+    """The container's text <div>s, when it is (partly) written in them: a few substantial ones at least."""
+    found = text_blocks(container)
+    substantial = sum(1 for _, text in found if count_words(text) >= _SUBSTANTIAL)
+    return found if substantial >= _DIV_BODY else []
+
+
+def blank_line_after(br: Element) -> bool:
+    """Whether a <br> is followed by another, with only whitespace or comments between: a blank line."""
+    nxt = br.next_sibling
+    while nxt is not None and not isinstance(nxt, Element):
+        if isinstance(nxt, Text) and nxt.data.strip():
+            return False
+        nxt = nxt.next_sibling
+    return nxt is not None and nxt.tag == "br"
+
+
+def _holds(outer: Element, inner: Element) -> bool:
+    walker = inner.parent
+    while isinstance(walker, Element):
+        if walker is outer:
+            return True
+        walker = walker.parent
+    return False
+
+
+def _named(el: Element) -> str:
+    ident = el.attrs.get("id")
+    if isinstance(ident, str) and ident:
+        return f' id="{ident}"'
+    cls = el.attrs.get("class")
+    name = cls[0] if isinstance(cls, list) and cls else cls if isinstance(cls, str) else ""
+    return f' class="{name}"' if name else ""
