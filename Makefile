@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all test lint imports typecheck pytest demo bench bench-http clean schema
+.PHONY: all test lint imports typecheck pytest demo bench bench-http bench-placement clean schema
 
 all: test
 
@@ -43,6 +43,10 @@ bench: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python benchmarks/http.py
+
+# Where units land on the corpus, judged against each page's article text (issue 12); -v lists the misses.
+bench-placement: $(STAMP)
+	$(BIN)/python benchmarks/placement.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache
