@@ -13,7 +13,7 @@ from __future__ import annotations
 from turbohtml import Document, Element, Text
 
 from adinject.page.html_sets import FORMATTING, INLINE
-from adinject.placement.container import class_weight
+from adinject.placement.container import class_weight, enough_prose
 from adinject.placement.safety import Boundary, Hazards, boundary_after
 from adinject.placement.words import count_words
 
@@ -53,8 +53,8 @@ _NOT_TEXT = ":scope > :not(" + ", ".join(sorted(INLINE | {"br"})) + ")"
 
 
 def text_blocks(root: Element | Document) -> list[tuple[Element, str]]:
-    """`<div>`s that are paragraphs: running text held directly, nothing but inline markup inside, and no
-    blank line (<br><br>: those are runs of their own). Each with its text.
+    """`<div>`s that are paragraphs, each with its text: running text (held directly or in inline markup,
+    not mostly links), nothing but inline markup inside, and no blank line (<br><br>: runs of their own).
 
     Sites whose templates write paragraphs as `<div>`s (CNN's `div.zn-body__paragraph`) show them as
     paragraphs, and `container: auto` counts them as it counts `<p>`s.
@@ -65,25 +65,49 @@ def text_blocks(root: Element | Document) -> list[tuple[Element, str]]:
             continue  # one selector call in C rules out most divs: they hold blocks
         if class_weight(div) < 0:
             continue  # a caption, a byline, a share line: named as what it is
-        kids = div.children
-        if not any(isinstance(kid, Text) and kid.data.strip() for kid in kids):
-            continue  # no text of its own: an icon, a wrapper of a link, an empty box
-        if any(isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in kids):
+        text = div.text
+        if not text.strip() or _not_prose(div, text):
+            continue  # an empty box, an icon, a link standing alone
+        if any(
+            isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in div.children
+        ):
             continue
-        out.append((div, div.text))
+        out.append((div, text))
     return out
 
 
+def _not_prose(div: Element, text: str) -> bool:
+    if any(isinstance(kid, Text) and kid.data.strip() for kid in div.children):
+        return False  # text of its own: running text, whatever it links
+    # All its text in inline wrappers (a <span> per paragraph, as some editors write): prose only when it
+    # reads as sentences, not as a row of links or labels.
+    if not text.rstrip().endswith(_SENTENCE_END):
+        return True
+    return sum(len(a.text) for a in div.select("a")) * 2 > len(text)
+
+
+_SENTENCE_END = (".", "!", "?", "…", '"', "”", "’", "»", "。", "！", "？")
+
+
 # Fewer substantial ones than this in a container and its text <div>s are odds and ends, not its body.
-_DIV_BODY = 3
+_DIV_BODY = 2
 _SUBSTANTIAL = 8
 
 
-def div_paragraphs(container: Element) -> list[tuple[Element, str]]:
-    """The container's text <div>s, when it is (partly) written in them: a few substantial ones at least."""
+def div_paragraphs(container: Element, words: dict[Element, tuple[str, int]]) -> list[tuple[Element, str]]:
+    """The container's text <div>s, when it is written in them: when its <p>s (of those whose `words` are
+    known) are too few to make an article, a few substantial text <div>s at least, holding more words."""
+    if enough_prose(container, words):
+        return []
     found = text_blocks(container)
-    substantial = sum(1 for _, text in found if count_words(text) >= _SUBSTANTIAL)
-    return found if substantial >= _DIV_BODY else []
+    sizes = [count_words(text) for _, text in found]
+    if sum(1 for n in sizes if n >= _SUBSTANTIAL) < _DIV_BODY:
+        return []
+    in_p = 0
+    for p in container.select("p"):
+        known = words.get(p)
+        in_p += known[1] if known is not None else 0
+    return found if sum(sizes) > in_p else []
 
 
 def blank_line_after(br: Element) -> bool:

@@ -30,7 +30,9 @@ _NEGATIVE = re.compile(
 _MIN_WORDS = 8
 _LINK_LIST_WORDS = 40
 _SEMANTIC_BOUNDARY = frozenset({"article", "main"})
-_ENOUGH = 6  # paragraphs: a container with this many is not widened
+_ENOUGH = 6
+_FURNITURE = frozenset({"header", "footer", "nav", "aside"})
+_IN_FURNITURE = ", ".join(sorted(_FURNITURE))  # paragraphs: a container with this many is not widened
 
 
 def class_weight(el: Element) -> float:
@@ -39,6 +41,8 @@ def class_weight(el: Element) -> float:
     names = " ".join(cls) if isinstance(cls, list) else (cls or "")
     ident = attrs.get("id")
     blob = f"{names} {ident if isinstance(ident, str) else ''}"
+    if el.tag in _FURNITURE:
+        return -25.0  # a page's or an article's header, footer, navigation or aside: never its body
     if not blob.strip():
         return 0.0
     weight = _blob_weight(blob)
@@ -102,9 +106,17 @@ def find_article(
     if not scores:
         return None
     # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
-    field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
+    field = [
+        el
+        for el in heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
+        if el.closest(_IN_FURNITURE) is None
+    ]
+    if not field:
+        return None
     weights = {el: class_weight(el) for el in field}
     best = max(field, key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0))
+    if scores[best] + weights[best] <= 0:
+        return None  # the best is a footer, a comment form, a navigation block: the page has no article
     return _widen(best, qualifying)
 
 
@@ -117,6 +129,8 @@ def _chain(parent: object) -> list[Element]:
     walker = parent
     while isinstance(walker, Element) and walker.tag != "html" and len(chain) < len(_SHARES):
         chain.append(walker)
+        if class_weight(walker) < 0:
+            break  # a comment thread's or a widget's lines vote for it, never for the block around it
         walker = walker.parent
     return chain
 

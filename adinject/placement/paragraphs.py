@@ -56,7 +56,7 @@ def collect(
     out: list[Candidate] = []
     cache = words_cache if words_cache is not None else {}
     found = container.select(rule.paragraphs)
-    runs = extra_paragraphs(container, rule, auto=auto)
+    runs = extra_paragraphs(container, rule, cache, auto=auto)
     if runs:
         # Runs of text ended by a blank line count as paragraphs too, in document order; their texts come
         # with them (a run is no element whose text could be read).
@@ -246,14 +246,16 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
     return runs
 
 
-def extra_paragraphs(container: Element, rule: Rule, *, auto: bool) -> list[tuple[Element, str]]:
+def extra_paragraphs(
+    container: Element, rule: Rule, words: dict[Element, tuple[str, int]], *, auto: bool
+) -> list[tuple[Element, str]]:
     """Paragraphs no selector finds, each with its text: runs of text between blank lines, and under
-    `container: auto` the `<div>`s of text a body is written in. Only while `paragraphs` is the plain `p`."""
+    `container: auto` the `<div>`s of text a container may be written in. Only while `paragraphs` is `p`."""
     if rule.paragraphs.strip() != "p":
         return []
     runs = br_runs(container) if rule.br_paragraphs else []
     if auto:
-        runs.extend(div_paragraphs(container))
+        runs.extend(div_paragraphs(container, words))
     return runs
 
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from turbohtml import Document, Element, SelectorSyntaxError
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
-from adinject.placement.blocks import boundary_past_wrapper, text_blocks
+from adinject.placement.blocks import boundary_past_wrapper, div_paragraphs, text_blocks
 from adinject.placement.container import enough_prose, find_article, marked_article
 from adinject.placement.paragraphs import Candidate, br_runs, collect
 from adinject.placement.safety import (
@@ -60,9 +60,9 @@ class _RuleState:
     boundaries: dict[int, Boundary | str]
     hazards: Hazards
     form_units: frozenset[str]
+    page_slots: str  # settings.page_ad_slots: kept away from as if every keep_away_from named them
     placed: list[int] = field(default_factory=list)
     units: int = 0
-    page_slots: str = ""  # settings.page_ad_slots: kept away from as if every keep_away_from named them
 
 
 def plan_page(
@@ -116,9 +116,7 @@ def plan_page(
         if gate is not None:
             plan.skipped.append(Skip(gate[0], gate[1], rule.name))
             continue
-        state = _RuleState(
-            rule, counted, prefix, {}, hazards, form_units, page_slots=settings.page_ad_slots or ""
-        )
+        state = _RuleState(rule, counted, prefix, {}, hazards, form_units, settings.page_ad_slots or "")
         for placement in rule.place:
             for skip_or_slot in _place(state, placement, container, page):
                 if isinstance(skip_or_slot, Skip):
@@ -146,8 +144,9 @@ def _find_container(
                 # Few <p>s: the body may be written in <div>s of text. Looked for only then: it costs
                 # about a tenth of a page's planning.
                 blocks = text_blocks(doc)
-                if blocks:
-                    found = find_article([*voters, *blocks], ignore, words_cache) or found
+                widened = find_article([*voters, *blocks], ignore, words_cache) if blocks else None
+                if widened is not None and div_paragraphs(widened, words_cache):
+                    found = widened  # only for a body its text <div>s make: not for a box of promos
             if found is not None:
                 return found, AUTO
             continue
