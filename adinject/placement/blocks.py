@@ -13,7 +13,7 @@ from __future__ import annotations
 from turbohtml import Document, Element, Text
 
 from adinject.page.html_sets import FORMATTING, INLINE
-from adinject.placement.container import class_weight, enough_prose
+from adinject.placement.container import class_weight, enough_prose, paragraph_words
 from adinject.placement.safety import Boundary, Hazards, boundary_after
 from adinject.placement.words import count_words
 
@@ -95,18 +95,15 @@ _SUBSTANTIAL = 8
 
 
 def div_paragraphs(container: Element, words: dict[Element, tuple[str, int]]) -> list[tuple[Element, str]]:
-    """The container's text <div>s, when it is written in them: when its <p>s (of those whose `words` are
-    known) are too few to make an article, a few substantial text <div>s at least, holding more words."""
+    """The container's text <div>s, when it is written in them: when its <p>s are too few to make an
+    article, a few substantial text <div>s at least, holding more words. (`words`: see enough_prose.)"""
     if enough_prose(container, words):
         return []
     found = text_blocks(container)
     sizes = [count_words(text) for _, text in found]
     if sum(1 for n in sizes if n >= _SUBSTANTIAL) < _DIV_BODY:
         return []
-    in_p = 0
-    for p in container.select("p"):
-        known = words.get(p)
-        in_p += known[1] if known is not None else 0
+    in_p = sum(paragraph_words(p, words) for p in container.select("p"))
     return found if sum(sizes) > in_p else []
 
 

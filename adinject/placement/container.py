@@ -32,15 +32,24 @@ _LINK_LIST_WORDS = 40
 _SEMANTIC_BOUNDARY = frozenset({"article", "main"})
 _ENOUGH = 6
 _FURNITURE = frozenset({"header", "footer", "nav", "aside"})
-_IN_FURNITURE = ", ".join(sorted(_FURNITURE))  # paragraphs: a container with this many is not widened
+# Comment threads and their forms: a block inside one is never the article, whatever its own name says.
+# (Narrower than _NEGATIVE: pages put words like "sidebar" or "media" on wrappers around everything.)
+_THREAD = re.compile(
+    r"comment|disqus|respond|reply|discussion"
+)  # paragraphs: a container with this many is not widened
 
 
-def class_weight(el: Element) -> float:
+def _names(el: Element) -> str:
+    """The element's class names and id, lower-cased, in one string."""
     attrs = el.attrs
     cls = attrs.get("class")
     names = " ".join(cls) if isinstance(cls, list) else (cls or "")
     ident = attrs.get("id")
-    blob = f"{names} {ident if isinstance(ident, str) else ''}"
+    return f"{names} {ident if isinstance(ident, str) else ''}".lower()
+
+
+def class_weight(el: Element) -> float:
+    blob = _names(el)
     if el.tag in _FURNITURE:
         return -25.0  # a page's or an article's header, footer, navigation or aside: never its body
     if not blob.strip():
@@ -106,18 +115,25 @@ def find_article(
     if not scores:
         return None
     # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
-    field = [
-        el
-        for el in heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
-        if el.closest(_IN_FURNITURE) is None
-    ]
-    if not field:
-        return None
+    field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
     weights = {el: class_weight(el) for el in field}
-    best = max(field, key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0))
-    if scores[best] + weights[best] <= 0:
-        return None  # the best is a footer, a comment form, a navigation block: the page has no article
-    return _widen(best, qualifying)
+    field.sort(key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0), reverse=True)
+    for best in field:
+        if scores[best] + weights[best] <= 0:
+            break  # the best left is a footer, a comment form, a navigation block: the page has no article
+        if not _in_furniture(best):
+            return _widen(best, qualifying)
+    return None
+
+
+def _in_furniture(el: Element) -> bool:
+    """Whether `el` is or sits in a header, footer, navigation, aside or comment thread (below <body>)."""
+    walker: object = el
+    while isinstance(walker, Element) and walker.tag not in ("body", "html"):
+        if walker.tag in _FURNITURE or _THREAD.search(_names(walker)):
+            return True
+        walker = walker.parent
+    return False
 
 
 _SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparent and great-grandparent
@@ -160,12 +176,27 @@ def _widen(best: Element, qualifying: set[Element]) -> Element:
 
 
 def enough_prose(el: Element, words: dict[Element, tuple[str, int]]) -> bool:
-    """Whether `el` holds enough substantial paragraphs (of those whose words are known) to be an article."""
+    """Whether `el` holds enough substantial paragraphs (<p>s, runs ended by blank lines) to be an article.
+
+    `words` holds the texts and word counts known so far; those this needs are added to it.
+    """
     count = 0
     for p in el.select("p, br"):
-        known = words.get(p)
-        count += known is not None and known[1] >= _MIN_WORDS
-    return count >= _ENOUGH
+        count += paragraph_words(p, words) >= _MIN_WORDS
+        if count >= _ENOUGH:
+            return True
+    return False
+
+
+def paragraph_words(p: Element, words: dict[Element, tuple[str, int]]) -> int:
+    """The words of a <p> (or of the run a <br> ends, when known), remembered in `words`."""
+    known = words.get(p)
+    if known is None:
+        if p.tag == "br":
+            return 0  # a line break, not the end of a run of text: no paragraph
+        text = p.text
+        known = words[p] = (text, count_words(text))
+    return known[1]
 
 
 def _near_match(p: Element, ignore: str) -> bool:
