@@ -48,26 +48,27 @@ def boundary_past_wrapper(el: Element, later: Element | None, hazards: Hazards) 
     return boundary_after(current, hazards)
 
 
-# A child that is not running text: a block, a list, a heading, media, a form control.
-_NOT_TEXT = ":scope > :not(" + ", ".join(sorted(INLINE | {"br"})) + ")"
+# <div>s with something in them and no child that is not running text (a block, a list, a heading, media,
+# a form control): one selector query, run in C, finds them.
+_SUBSTANTIAL = 8  # words
+_TEXT_DIVS = "div:not(:empty):not(:has(> :not(" + ", ".join(sorted(INLINE | {"br"})) + ")))"
 
 
 def text_blocks(root: Element | Document) -> list[tuple[Element, str]]:
-    """`<div>`s that are paragraphs, each with its text: running text (held directly or in inline markup,
-    not mostly links), nothing but inline markup inside, and no blank line (<br><br>: runs of their own).
+    """`<div>`s that are paragraphs, each with its text: running text of a few words at least (held directly
+    or in inline markup, not mostly links), nothing but inline markup inside, and no blank line (<br><br>:
+    runs of their own).
 
     Sites whose templates write paragraphs as `<div>`s (CNN's `div.zn-body__paragraph`) show them as
     paragraphs, and `container: auto` counts them as it counts `<p>`s.
     """
     out: list[tuple[Element, str]] = []
-    for div in root.select("div"):
-        if div.select_one(_NOT_TEXT) is not None:
-            continue  # one selector call in C rules out most divs: they hold blocks
-        if class_weight(div) < 0:
-            continue  # a caption, a byline, a share line: named as what it is
+    for div in root.select(_TEXT_DIVS):
         text = div.text
-        if not text.strip() or _not_prose(div, text):
-            continue  # an empty box, an icon, a link standing alone
+        if count_words(text) < _SUBSTANTIAL:
+            continue  # a label, an icon's text, a date: too short to be a paragraph on its own
+        if class_weight(div) < 0 or _not_prose(div, text):
+            continue  # a caption, a byline, a share line named as such, or a link standing alone
         if any(
             isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in div.children
         ):
@@ -89,9 +90,8 @@ def _not_prose(div: Element, text: str) -> bool:
 _SENTENCE_END = (".", "!", "?", "…", '"', "”", "’", "»", "。", "！", "？")
 
 
-# Fewer substantial ones than this in a container and its text <div>s are odds and ends, not its body.
+# Fewer than this in a container and its text <div>s are odds and ends, not its body.
 _DIV_BODY = 2
-_SUBSTANTIAL = 8
 
 
 def div_paragraphs(container: Element, words: dict[Element, tuple[str, int]]) -> list[tuple[Element, str]]:
@@ -100,9 +100,9 @@ def div_paragraphs(container: Element, words: dict[Element, tuple[str, int]]) ->
     if enough_prose(container, words):
         return []
     found = text_blocks(container)
-    sizes = [count_words(text) for _, text in found]
-    if sum(1 for n in sizes if n >= _SUBSTANTIAL) < _DIV_BODY:
+    if len(found) < _DIV_BODY:
         return []
+    sizes = [count_words(text) for _, text in found]
     in_p = sum(paragraph_words(p, words) for p in container.select("p"))
     return found if sum(sizes) > in_p else []
 

@@ -91,6 +91,7 @@ def find_article(
     Texts and word counts are left in `words_out` so that counting paragraphs afterwards does not redo them.
     """
     scores: dict[Element, float] = {}
+    weights: dict[Element, float] = {}  # class weights, each read once
     qualifying: set[Element] = set()
     last_parent: object = None
     chain: list[Element] = []
@@ -109,14 +110,16 @@ def find_article(
         parent = p.parent
         if parent is not last_parent:
             last_parent = parent
-            chain = _chain(parent)
+            chain = _chain(parent, weights)
         for el, share in zip(chain, _SHARES, strict=False):
             scores[el] = scores.get(el, 0.0) + score * share
     if not scores:
         return None
     # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
     field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
-    weights = {el: class_weight(el) for el in field}
+    for el in field:
+        if el not in weights:
+            weights[el] = class_weight(el)
     field.sort(key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0), reverse=True)
     for best in field:
         if scores[best] + weights[best] <= 0:
@@ -140,12 +143,15 @@ _SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparen
 _FIELD = 16
 
 
-def _chain(parent: object) -> list[Element]:
+def _chain(parent: object, weights: dict[Element, float]) -> list[Element]:
     chain: list[Element] = []
     walker = parent
     while isinstance(walker, Element) and walker.tag != "html" and len(chain) < len(_SHARES):
         chain.append(walker)
-        if class_weight(walker) < 0:
+        weight = weights.get(walker)
+        if weight is None:
+            weight = weights[walker] = class_weight(walker)
+        if weight < 0:
             break  # a comment thread's or a widget's lines vote for it, never for the block around it
         walker = walker.parent
     return chain
@@ -181,11 +187,14 @@ def enough_prose(el: Element, words: dict[Element, tuple[str, int]]) -> bool:
     `words` holds the texts and word counts known so far; those this needs are added to it.
     """
     count = 0
-    for p in el.select("p, br"):
+    for p in el.iter_elements(_PARAGRAPH_TAGS):  # lazily: most bodies have enough within a few
         count += paragraph_words(p, words) >= _MIN_WORDS
         if count >= _ENOUGH:
             return True
     return False
+
+
+_PARAGRAPH_TAGS = ("p", "br")
 
 
 def paragraph_words(p: Element, words: dict[Element, tuple[str, int]]) -> int:
