@@ -40,7 +40,7 @@ def boundary_past_wrapper(el: Element, later: Element | None, hazards: Hazards) 
         parent = parent.parent
     if not isinstance(parent, Element):
         return None
-    if later is not None and _holds(current, later):
+    if later is not None and inside(later, current):
         return (
             f"it sits inside <{current.tag}{_named(current)}>, where a unit cannot go, and paragraphs after "
             f"it do too: the first place is after that <{current.tag}>"
@@ -54,27 +54,42 @@ _SUBSTANTIAL = 8  # words
 _TEXT_DIVS = "div:not(:empty):not(:has(> :not(" + ", ".join(sorted(INLINE | {"br"})) + ")))"
 
 
-def text_blocks(root: Element | Document) -> list[tuple[Element, str]]:
+def text_blocks(
+    root: Element | Document, words: dict[Element, tuple[str, int]] | None = None
+) -> list[tuple[Element, str]]:
     """`<div>`s that are paragraphs, each with its text: running text of a few words at least (held directly
     or in inline markup, not mostly links), nothing but inline markup inside, and no blank line (<br><br>:
     runs of their own).
 
     Sites whose templates write paragraphs as `<div>`s (CNN's `div.zn-body__paragraph`) show them as
-    paragraphs, and `container: auto` counts them as it counts `<p>`s.
+    paragraphs, and `container: auto` counts them as it counts `<p>`s. Finding the container and counting
+    in it ask again for the same <div>s: each verdict is kept in `words` (its text and words, or no words
+    for a <div> that is no paragraph), so a <div> is read once per page.
     """
     out: list[tuple[Element, str]] = []
+    known = words if words is not None else {}
     for div in root.select(_TEXT_DIVS):
-        text = div.text
-        if count_words(text) < _SUBSTANTIAL:
-            continue  # a label, an icon's text, a date: too short to be a paragraph on its own
-        if class_weight(div) < 0 or _not_prose(div, text):
-            continue  # a caption, a byline, a share line named as such, or a link standing alone
-        if any(
-            isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in div.children
-        ):
-            continue
-        out.append((div, text))
+        verdict = known.get(div)
+        if verdict is None:
+            verdict = known[div] = _judge(div)
+        if verdict[1]:
+            out.append((div, verdict[0]))
     return out
+
+
+_NO_PARAGRAPH = ("", 0)
+
+
+def _judge(div: Element) -> tuple[str, int]:
+    text = div.text
+    words = count_words(text)
+    if words < _SUBSTANTIAL:
+        return _NO_PARAGRAPH  # a label, an icon's text, a date: too short to be a paragraph on its own
+    if class_weight(div) < 0 or _not_prose(div, text):
+        return _NO_PARAGRAPH  # a caption, a byline, a share line named as such, or a link standing alone
+    if any(isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in div.children):
+        return _NO_PARAGRAPH  # runs of text between blank lines: br_runs counts those
+    return text, words
 
 
 def _not_prose(div: Element, text: str) -> bool:
@@ -99,10 +114,10 @@ def div_paragraphs(container: Element, words: dict[Element, tuple[str, int]]) ->
     article, a few substantial text <div>s at least, holding more words. (`words`: see enough_prose.)"""
     if enough_prose(container, words):
         return []
-    found = text_blocks(container)
+    found = text_blocks(container, words)
     if len(found) < _DIV_BODY:
         return []
-    sizes = [count_words(text) for _, text in found]
+    sizes = [words[div][1] for div, _ in found]
     in_p = sum(paragraph_words(p, words) for p in container.select("p"))
     return found if sum(sizes) > in_p else []
 
@@ -117,7 +132,8 @@ def blank_line_after(br: Element) -> bool:
     return nxt is not None and nxt.tag == "br"
 
 
-def _holds(outer: Element, inner: Element) -> bool:
+def inside(inner: Element, outer: Element) -> bool:
+    """Whether `inner` is a descendant of `outer`."""
     walker = inner.parent
     while isinstance(walker, Element):
         if walker is outer:

@@ -9,7 +9,7 @@ from turbohtml import Document, Element, Text
 
 from adinject.language.schema import Rule
 from adinject.page.html_sets import INLINE
-from adinject.placement.blocks import blank_line_after, div_paragraphs
+from adinject.placement.blocks import blank_line_after, div_paragraphs, inside
 from adinject.placement.words import count_words
 
 
@@ -25,15 +25,6 @@ class Candidate:
     def start(self) -> int:
         """Normalised offset of the start tag (computed on demand: source locations cost a few objects)."""
         return _start(self.el)
-
-
-def _inside(inner: Element, outer: Element) -> bool:
-    walker = inner.parent
-    while isinstance(walker, Element):
-        if walker is outer:
-            return True
-        walker = walker.parent
-    return False
 
 
 def collect(
@@ -163,7 +154,7 @@ def _nested_paragraph(el: Element, container: Element, selector: str) -> bool:
     # (collect does not ask for the plain "p" selector.)
     parent = el.parent
     holder = parent.closest(selector) if isinstance(parent, Element) else None
-    return holder is not None and holder is not container and _inside(holder, container)
+    return holder is not None and holder is not container and inside(holder, container)
 
 
 # Blocks inside a guessed article body that are not the article: pop-ups, share bars, related-story and

@@ -143,7 +143,7 @@ def _find_container(
             if rule.paragraphs.strip() == "p" and (found is None or not enough_prose(found, words_cache)):
                 # Few <p>s: the body may be written in <div>s of text. Looked for only then: it costs
                 # about a tenth of a page's planning.
-                blocks = text_blocks(doc)
+                blocks = text_blocks(doc, words_cache)
                 widened = find_article([*voters, *blocks], ignore, words_cache) if blocks else None
                 if widened is not None and div_paragraphs(widened, words_cache):
                     found = widened  # only for a body its text <div>s make: not for a box of promos
