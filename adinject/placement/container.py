@@ -30,21 +30,24 @@ _NEGATIVE = re.compile(
 _MIN_WORDS = 8
 _LINK_LIST_WORDS = 40
 _SEMANTIC_BOUNDARY = frozenset({"article", "main"})
-_ENOUGH = 6
+_ENOUGH = 6  # paragraphs: a container with this many is not widened
 _FURNITURE = frozenset({"header", "footer", "nav", "aside"})
 # Comment threads and their forms: a block inside one is never the article, whatever its own name says.
 # (Narrower than _NEGATIVE: pages put words like "sidebar" or "media" on wrappers around everything.)
-_THREAD = re.compile(
-    r"comment|disqus|respond|reply|discussion"
-)  # paragraphs: a container with this many is not widened
+_THREAD = ("comment", "disqus", "respond", "reply", "discussion")
+_FURNITURE_OR_THREAD = ", ".join(
+    [*sorted(_FURNITURE), *(f"[{attr}*={word} i]" for word in _THREAD for attr in ("class", "id"))]
+)
 
 
 def _names(el: Element) -> str:
     """The element's class names and id, lower-cased, in one string."""
     attrs = el.attrs
     cls = attrs.get("class")
-    names = " ".join(cls) if isinstance(cls, list) else (cls or "")
     ident = attrs.get("id")
+    if cls is None and ident is None:
+        return ""  # most elements: no names to read
+    names = " ".join(cls) if isinstance(cls, list) else (cls or "")
     return f"{names} {ident if isinstance(ident, str) else ''}".lower()
 
 
@@ -130,13 +133,10 @@ def find_article(
 
 
 def _in_furniture(el: Element) -> bool:
-    """Whether `el` is or sits in a header, footer, navigation, aside or comment thread (below <body>)."""
-    walker: object = el
-    while isinstance(walker, Element) and walker.tag not in ("body", "html"):
-        if walker.tag in _FURNITURE or _THREAD.search(_names(walker)):
-            return True
-        walker = walker.parent
-    return False
+    """Whether `el` is or sits in a header, footer, navigation, aside or comment thread (below <body>:
+    WordPress names <body> "comments-open")."""
+    holder = el.closest(_FURNITURE_OR_THREAD)
+    return holder is not None and holder.tag not in ("body", "html")
 
 
 _SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparent and great-grandparent
