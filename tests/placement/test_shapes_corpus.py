@@ -69,6 +69,7 @@ units:
 rules:
   - name: runs
     container: article
+    min_paragraph_words: 5
     place:
       - unit: u
         after_paragraph: 1
@@ -79,12 +80,15 @@ rules:
 @pytest.mark.corpus
 def test_br_blocks_count_the_paragraphs_readability_finds(tmp_path: Path) -> None:
     """replace-brs writes its article as text split by <br><br>, the last run of each block without one:
-    every paragraph of Readability's extraction is counted, and a unit follows each one's last words."""
+    every paragraph of Readability's extraction (of five words or more) is counted, and a unit follows each
+    one's last words."""
     require(READABILITY)
     page = READABILITY / "replace-brs"
     source = (page / "source.html").read_bytes()
     expected = html5lib.parse((page / "expected.html").read_bytes(), transport_encoding="utf-8")
-    paragraphs = [" ".join(p.itertext()) for p in expected.iter(f"{NS}p")]
+    texts = [" ".join(p.itertext()) for p in expected.iter(f"{NS}p")]
+    paragraphs = [text for text in texts if len(WORD.findall(text)) >= 5]
+    assert len(paragraphs) == 4  # two of them the last run of their block
     result = rules_from(tmp_path, BR_RULE).apply(source, url="/x", headers=H)
     check_first_law(source, result, encoding=result.encoding)
     assert len(result.insertions) == len(paragraphs)
