@@ -63,6 +63,9 @@ class _RuleState:
     page_slots: str  # settings.page_ad_slots: kept away from as if every keep_away_from named them
     placed: list[int] = field(default_factory=list)
     units: int = 0
+    # What a unit after paragraph k would touch, per keep-away selector: shifting asks again for the same
+    # boundaries, and each look may read a few hundred nodes.
+    touched: dict[tuple[int, str], Touch | None] = field(default_factory=dict)
 
 
 def plan_page(
@@ -334,7 +337,7 @@ def _search(
             if isinstance(got, str):
                 problem = ("unsafe", f"cannot insert safely after paragraph {k}: {got}")
             else:
-                near = touches(got, ", ".join(placement.keep_away_from), state.page_slots)
+                near = _touch(state, k, got, ", ".join(placement.keep_away_from))
                 if near is not None:
                     problem = ("keep_away", f"paragraph {k} is {_touch_words(near)}")
                 elif got.offset in taken:
@@ -404,6 +407,13 @@ def _boundary(state: _RuleState, k: int) -> Boundary | str:
             got = boundary_past_wrapper(el, later, state.hazards) or got
         state.boundaries[k] = got
     return got
+
+
+def _touch(state: _RuleState, k: int, got: Boundary, keep_away: str) -> Touch | None:
+    key = (k, keep_away)
+    if key not in state.touched:
+        state.touched[key] = touches(got, keep_away, state.page_slots)
+    return state.touched[key]
 
 
 def _touch_words(near: Touch) -> str:

@@ -13,6 +13,7 @@ import pytest
 from adinject.engine import Rules
 from adinject.language.loader import load_rule_set
 from adinject.language.problems import RulesError
+from adinject.placement import safety
 from tests._support.engine import rules_from
 from tests._support.first_law import check_first_law
 
@@ -281,3 +282,29 @@ def test_page_ad_slots_selector_is_checked(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as raised:
         load_rule_set(tmp_path / "r.yaml")
     assert any(p.key == "settings.page_ad_slots" for p in raised.value.problems)
+
+
+def test_each_boundary_is_looked_at_once_however_often_units_shift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every paragraph is followed by an image: every unit shifts down to the end, asking about the same
+    # boundaries again and again. Each is looked at once (above and below), so the page stays linear.
+    looks = 0
+    original = safety._look
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal looks
+        looks += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(safety, "_look", counting)
+    n = 200
+    paras = "".join(f"<p>{_words(i)}</p><div><img src=a.png></div>" for i in range(1, n + 1))
+    page = _page(f"<article>{paras}</article>")
+    rule = KEEP.replace("after_paragraph: 2", "after_paragraph: 1\n        repeat_every: 1").replace(
+        "shift: skip", "shift: down"
+    )
+    result = _rules(tmp_path, rule).apply(page, url="/a", headers=H)
+    assert result.insertions == []
+    assert {s.code for s in result.skipped} <= {"keep_away", "shift_limit"}
+    assert looks <= 2 * n
