@@ -167,8 +167,8 @@ class Placement(_Strict):
     max: int | None = Field(default=None, ge=0, description="At most this many of this placement per page.")
     keep_away_from: list[str] = Field(
         default_factory=list,
-        description="Selectors the unit must not sit directly before or after (what a reader sees right above "
-        "and below it, however deeply nested); the unit shifts instead.",
+        description="Selectors the unit must not sit directly before or after (what a reader sees right "
+        "above and below it, however deeply nested); the unit shifts instead.",
     )
     shift: Literal["down", "up", "skip"] = Field(
         default="down",
@@ -479,8 +479,8 @@ class Rule(_Strict):
         default=True,
         description=(
             "Also count text separated by a blank line (<br><br>) as paragraphs, as readers see it; the unit "
-            "then goes after the blank line (after the block, for its last run). Applies only when `paragraphs` "
-            "is p."
+            "then goes after the blank line (after the block, for its last run). Applies only when "
+            "`paragraphs` is p."
         ),
     )
     ignore_inside: list[str] = Field(

@@ -25,7 +25,8 @@ _POSITIVE = re.compile(
 _NEGATIVE = re.compile(
     r"comment|com-|contact|foot|footer|footnote|masthead|media|meta|outbrain|promo|related|scroll|shoutbox|"
     r"sidebar|skyscraper|sponsor|shopping|tags|tool|widget|share|social|nav|menu|breadcrumb|newsletter|"
-    r"subscribe|signup|cookie|banner|popup|modal|hidden|byline|author|caption|disclaimer|teaser|recommend"
+    r"subscribe|signup|cookie|banner|popup|modal|hidden|byline|author|caption|disclaimer|teaser|recommend|"
+    r"\bdeals?\b|coupon"
 )
 _MIN_WORDS = 8
 _LINK_LIST_WORDS = 40

@@ -308,3 +308,19 @@ def test_each_boundary_is_looked_at_once_however_often_units_shift(
     assert result.insertions == []
     assert {s.code for s in result.skipped} <= {"keep_away", "shift_limit"}
     assert looks <= 2 * n
+
+
+def test_auto_prefers_the_article_over_a_deals_widget(tmp_path: Path) -> None:
+    # Sentences with a comma or two, as prose and deal blurbs both have.
+    deals = "".join(
+        f"<p>SAVE $379.00 on deal {i}, the best price we have seen on this laptop all year.</p>"
+        for i in range(7)
+    )
+    story = "".join(
+        f"<p>Sentence {i} of the story, which goes on for a while about what happened and why it matters.</p>"
+        for i in range(1, 6)
+    )
+    page = _page(f'<div class="top-deals">{deals}</div><div>{story}</div>')
+    result = _rules(tmp_path, AUTO.format(where=1, every=1)).apply(page, url="/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    assert _after(result.body) == ["1", "2", "3", "4", "5"]
