@@ -95,7 +95,6 @@ def find_article(
     Texts and word counts are left in `words_out` so that counting paragraphs afterwards does not redo them.
     """
     scores: dict[Element, float] = {}
-    weights: dict[Element, float] = {}  # class weights, each read once
     qualifying: set[Element] = set()
     last_parent: object = None
     chain: list[Element] = []
@@ -114,16 +113,14 @@ def find_article(
         parent = p.parent
         if parent is not last_parent:
             last_parent = parent
-            chain = _chain(parent, weights)
+            chain = _chain(parent)
         for el, share in zip(chain, _SHARES, strict=False):
             scores[el] = scores.get(el, 0.0) + score * share
     if not scores:
         return None
     # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
     field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
-    for el in field:
-        if el not in weights:
-            weights[el] = class_weight(el)
+    weights = {el: class_weight(el) for el in field}
     field.sort(key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0), reverse=True)
     for best in field:
         if scores[best] + weights[best] <= 0:
@@ -144,16 +141,13 @@ _SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparen
 _FIELD = 16
 
 
-def _chain(parent: object, weights: dict[Element, float]) -> list[Element]:
+def _chain(parent: object) -> list[Element]:
     chain: list[Element] = []
     walker = parent
+    if isinstance(walker, Element) and _in_furniture(walker):
+        return chain  # a comment thread's or a footer's lines vote for no block at all
     while isinstance(walker, Element) and walker.tag != "html" and len(chain) < len(_SHARES):
         chain.append(walker)
-        weight = weights.get(walker)
-        if weight is None:
-            weight = weights[walker] = class_weight(walker)
-        if weight < 0:
-            break  # a comment thread's or a widget's lines vote for it, never for the block around it
         walker = walker.parent
     return chain
 
