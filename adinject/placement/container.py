@@ -35,9 +35,10 @@ _ENOUGH = 6  # paragraphs: a container with this many is not widened
 _FURNITURE = frozenset({"header", "footer", "nav", "aside"})
 # Comment threads and their forms: a block inside one is never the article, whatever its own name says.
 # (Narrower than _NEGATIVE: pages put words like "sidebar" or "media" on wrappers around everything.)
-_THREAD = ("comment", "disqus", "respond", "reply", "discussion")
+# ("comment-" and "comments", not "comment": an opinion piece is a "commentary".)
+_THREAD = ("comment-", "comments", "disqus", "respond", "reply", "discussion")
 _FURNITURE_OR_THREAD = ", ".join(
-    [*sorted(_FURNITURE), *(f"[{attr}*={word} i]" for word in _THREAD for attr in ("class", "id"))]
+    [*sorted(_FURNITURE), *(f'[{attr}*="{word}" i]' for word in _THREAD for attr in ("class", "id"))]
 )
 
 

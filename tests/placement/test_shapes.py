@@ -324,3 +324,11 @@ def test_auto_prefers_the_article_over_a_deals_widget(tmp_path: Path) -> None:
     result = _rules(tmp_path, AUTO.format(where=1, every=1)).apply(page, url="/a", headers=H)
     check_first_law(page, result, mark="ad")
     assert _after(result.body) == ["1", "2", "3", "4", "5"]
+
+
+def test_an_opinion_piece_named_commentary_is_still_the_article(tmp_path: Path) -> None:
+    story = "".join(f"<p>{_words(i)}</p>" for i in range(1, 5))
+    page = _page(f'<div class="commentary-body">{story}</div>')
+    result = _rules(tmp_path, AUTO.format(where=1, every=1)).apply(page, url="/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    assert _after(result.body) == ["1", "2", "3", "4"]
