@@ -72,9 +72,17 @@ def text_blocks(
         verdict = known.get(div)
         if verdict is None:
             verdict = known[div] = _judge(div)
+        elif verdict[1] and _blank_line_in(div):
+            continue  # known as the block of its last run of text (br_runs): a paragraph of that kind
         if verdict[1]:
             out.append((div, verdict[0]))
     return out
+
+
+def _blank_line_in(div: Element) -> bool:
+    if div.select_one(":scope > br + br") is None:
+        return False  # no two line breaks in a row: no blank line (the usual case, answered in C)
+    return any(isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in div.children)
 
 
 _NO_PARAGRAPH = ("", 0)
@@ -87,7 +95,7 @@ def _judge(div: Element) -> tuple[str, int]:
         return _NO_PARAGRAPH  # a label, an icon's text, a date: too short to be a paragraph on its own
     if class_weight(div) < 0 or _not_prose(div, text):
         return _NO_PARAGRAPH  # a caption, a byline, a share line named as such, or a link standing alone
-    if any(isinstance(kid, Element) and kid.tag == "br" and blank_line_after(kid) for kid in div.children):
+    if _blank_line_in(div):
         return _NO_PARAGRAPH  # runs of text between blank lines: br_runs counts those
     return text, words
 

@@ -246,7 +246,8 @@ def extra_paragraphs(
         return []
     runs = br_runs(container) if rule.br_paragraphs else []
     if auto:
-        runs.extend(div_paragraphs(container, words))
+        blocks = {el for el, _ in runs}  # a block standing for its last run is no text <div> as well
+        runs.extend(item for item in div_paragraphs(container, words) if item[0] not in blocks)
     return runs
 
 

@@ -332,3 +332,15 @@ def test_an_opinion_piece_named_commentary_is_still_the_article(tmp_path: Path) 
     result = _rules(tmp_path, AUTO.format(where=1, every=1)).apply(page, url="/a", headers=H)
     check_first_law(page, result, mark="ad")
     assert _after(result.body) == ["1", "2", "3", "4"]
+
+
+def test_a_block_of_br_runs_among_few_paragraphs_counts_each_run_once(tmp_path: Path) -> None:
+    # Few <p>s, so auto looks for <div>s of text too: the block of runs split by blank lines is counted
+    # run by run (its last run once), never again as a <div> paragraph.
+    runs = "<br><br>".join(f"{_words(i)} <i>it</i>" for i in range(2, 5))
+    other = f"<div>{_words(5)}</div><div>{_words(6)}</div>"
+    page = _page(f'<div class="story"><p>{_words(1)}</p><div class="runs">{runs}</div>{other}</div>')
+    result = _rules(tmp_path, AUTO.format(where=1, every=1)).apply(page, url="/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    assert _after(result.body) == ["1", "2", "3", "4", "5", "6"]
+    assert [i.paragraph for i in result.insertions] == [1, 2, 3, 4, 5, 6]
