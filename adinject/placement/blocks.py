@@ -13,7 +13,7 @@ from __future__ import annotations
 from turbohtml import Document, Element, Text
 
 from adinject.page.html_sets import FORMATTING, INLINE
-from adinject.placement.container import class_weight, enough_prose, paragraph_words
+from adinject.placement.container import class_weight, enough_prose, find_article, paragraph_words
 from adinject.placement.safety import Boundary, Hazards, boundary_after
 from adinject.placement.words import count_words
 
@@ -128,6 +128,36 @@ def div_paragraphs(container: Element, words: dict[Element, tuple[str, int]]) ->
     sizes = [words[div][1] for div, _ in found]
     in_p = sum(paragraph_words(p, words) for p in container.select("p"))
     return found if sum(sizes) > in_p else []
+
+
+def with_div_paragraphs(
+    doc: Document,
+    found: Element | None,
+    voters: list[tuple[Element, str]],
+    ignore: str,
+    words: dict[Element, tuple[str, int]],
+) -> Element | None:
+    """The article body, `found` from its <p>s, or one written in <div>s of text instead.
+
+    Looked for only where the <p>s are too few to make an article, and around what they found (two levels
+    up), or in the whole page when they found nothing: text <div>s cost a tenth of a page's planning to
+    find. Taken only for a body they make (not for a box of promos): see div_paragraphs.
+    """
+    if found is not None and enough_prose(found, words):
+        return found
+    region: Element | Document = doc
+    if found is not None:
+        region = found
+        for _ in range(2):
+            parent = region.parent
+            if not isinstance(parent, Element) or parent.tag in ("body", "html"):
+                break
+            region = parent
+    blocks = text_blocks(region, words)
+    widened = find_article([*voters, *blocks], ignore, words) if blocks else None
+    if widened is not None and div_paragraphs(widened, words):
+        return widened
+    return found
 
 
 def blank_line_after(br: Element) -> bool:

@@ -99,10 +99,12 @@ def find_article(
     qualifying: set[Element] = set()
     last_parent: object = None
     chain: list[Element] = []
+    known = words_out if words_out is not None else {}
     for p, text in paragraphs:
-        words = count_words(text)
-        if words_out is not None:
-            words_out[p] = (text, words)
+        counted = known.get(p)
+        if counted is None:  # else counted already (a second vote, with text <div>s)
+            counted = known[p] = (text, count_words(text))
+        words = counted[1]
         if words < _MIN_WORDS:
             continue
         if ignore and _near_match(p, ignore):

@@ -15,8 +15,8 @@ from functools import lru_cache
 from turbohtml import Document, Element, SelectorSyntaxError
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
-from adinject.placement.blocks import boundary_past_wrapper, div_paragraphs, text_blocks
-from adinject.placement.container import enough_prose, find_article, marked_article
+from adinject.placement.blocks import boundary_past_wrapper, with_div_paragraphs
+from adinject.placement.container import find_article, marked_article
 from adinject.placement.paragraphs import Candidate, br_runs, collect
 from adinject.placement.safety import (
     Boundary,
@@ -143,13 +143,8 @@ def _find_container(
                 voters.extend(br_runs(doc))  # the document's own select goes through its tag index
             ignore = ", ".join(rule.ignore_inside)
             found = find_article(voters, ignore, words_cache)
-            if rule.paragraphs.strip() == "p" and (found is None or not enough_prose(found, words_cache)):
-                # Few <p>s: the body may be written in <div>s of text. Looked for only then: it costs
-                # about a tenth of a page's planning.
-                blocks = text_blocks(doc, words_cache)
-                widened = find_article([*voters, *blocks], ignore, words_cache) if blocks else None
-                if widened is not None and div_paragraphs(widened, words_cache):
-                    found = widened  # only for a body its text <div>s make: not for a box of promos
+            if rule.paragraphs.strip() == "p":
+                found = with_div_paragraphs(doc, found, voters, ignore, words_cache)
             if found is not None:
                 return found, AUTO
             continue
