@@ -397,10 +397,15 @@ def touches(boundary: Boundary, keep_away: str, page_slots: str = "") -> Touch |
     """The element a unit at `boundary` would touch, above or below, matching either selector, if any."""
     if not keep_away and not page_slots:
         return None
-    found = _look(boundary.after, keep_away, page_slots, forward=False, stop=boundary.after)
-    if found is not None:
-        return Touch(found[0], False, found[1])
-    return touches_below(boundary.after, keep_away, page_slots)
+    after = boundary.after
+    either = f"{keep_away}, {page_slots}" if keep_away and page_slots else keep_away or page_slots
+    # Looking back stays inside the block above: when nothing in it matches (most paragraphs hold no image
+    # or heading), two selector calls in C say so without the walk.
+    if after.matches(either) or after.select_one(either) is not None:
+        found = _look(after, keep_away, page_slots, forward=False, stop=after)
+        if found is not None:
+            return Touch(found[0], False, found[1])
+    return touches_below(after, keep_away, page_slots)
 
 
 def touches_below(after: Element, keep_away: str, page_slots: str = "") -> Touch | None:
