@@ -46,6 +46,7 @@ def check_across_files(
         problems.extend(_check_class_names(file))
         problems.extend(_check_gpt_library_url(file, gpt_hosts))
         problems.extend(_check_site_excludes(file))
+        problems.extend(_check_page_ad_slots(file))
     problems.extend(_check_unique_units(parsed))
     problems.extend(_check_unique_rules(parsed))
     problems.extend(_check_single_settings(parsed))
@@ -321,6 +322,15 @@ def _check_gpt_library_url(file: File, hosts: Collection[str]) -> Iterator[Probl
         problem = gpt_library_url_problem(url, hosts)
         if problem is not None:
             yield file.problem(("settings", "gpt_library_url"), problem)
+
+
+def _check_page_ad_slots(file: File) -> Iterator[Problem]:
+    settings = file.data.get("settings") if isinstance(file.data, dict) else None
+    selector = settings.get("page_ad_slots") if isinstance(settings, dict) else None
+    if isinstance(selector, str) and selector:
+        error = check_selector(selector)
+        if error is not None:
+            yield file.problem(("settings", "page_ad_slots"), error)
 
 
 _SLOT_ID = re.compile(r"\bslot\.id\b|slot\[\s*['\"]id['\"]\s*\]")

@@ -186,7 +186,8 @@ class Placement(_Strict):
     max: int | None = Field(default=None, ge=0, description="At most this many of this placement per page.")
     keep_away_from: list[str] = Field(
         default_factory=list,
-        description="Selectors the unit must not sit directly before or after; the unit shifts instead.",
+        description="Selectors the unit must not sit directly before or after (what a reader sees right "
+        "above and below it, however deeply nested); the unit shifts instead.",
     )
     shift: Literal["down", "up", "skip"] = Field(
         default="down",
@@ -519,7 +520,8 @@ class Rule(_Strict):
         default=True,
         description=(
             "Also count text separated by a blank line (<br><br>) as paragraphs, as readers see it; the unit "
-            "then goes after the blank line. Applies only when `paragraphs` is p."
+            "then goes after the blank line (after the block, for its last run). Applies only when "
+            "`paragraphs` is p."
         ),
     )
     ignore_inside: list[str] = Field(
@@ -611,6 +613,12 @@ class Settings(_Strict):
         default_factory=list,
         description="Globs of paths no rule applies to (added to every rule's pages.exclude_paths); "
         "/**/opinion/** is a section anywhere in a path.",
+    )
+    page_ad_slots: str | None = Field(
+        default=None,
+        min_length=1,
+        description='A CSS selector for the page\'s own ad slots (e.g. ".ad, [id^=div-gpt-ad]"): no unit of '
+        "any rule goes right above or below one, as if every place entry's keep_away_from named it.",
     )
 
     @field_validator("bucket_header")

@@ -128,3 +128,40 @@ P_CLOSING_PARENTS = frozenset(
         "dt",
     }
 )
+
+
+# Inline elements that continue a run of text; anything else (a block, a <p>) ends the run.
+INLINE = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "cite",
+        "code",
+        "data",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+        "wbr",
+        "big",
+        "nobr",
+    }
+)

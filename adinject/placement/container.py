@@ -25,20 +25,38 @@ _POSITIVE = re.compile(
 _NEGATIVE = re.compile(
     r"comment|com-|contact|foot|footer|footnote|masthead|media|meta|outbrain|promo|related|scroll|shoutbox|"
     r"sidebar|skyscraper|sponsor|shopping|tags|tool|widget|share|social|nav|menu|breadcrumb|newsletter|"
-    r"subscribe|signup|cookie|banner|popup|modal|hidden|byline|author|caption|disclaimer|teaser|recommend"
+    r"subscribe|signup|cookie|banner|popup|modal|hidden|byline|author|caption|disclaimer|teaser|recommend|"
+    r"\bdeals?\b|coupon"
 )
 _MIN_WORDS = 8
 _LINK_LIST_WORDS = 40
 _SEMANTIC_BOUNDARY = frozenset({"article", "main"})
 _ENOUGH = 6  # paragraphs: a container with this many is not widened
+_FURNITURE = frozenset({"header", "footer", "nav", "aside"})
+# Comment threads and their forms: a block inside one is never the article, whatever its own name says.
+# (Narrower than _NEGATIVE: pages put words like "sidebar" or "media" on wrappers around everything.)
+# ("comment-" and "comments", not "comment": an opinion piece is a "commentary".)
+_THREAD = ("comment-", "comments", "disqus", "respond", "reply", "discussion")
+_FURNITURE_OR_THREAD = ", ".join(
+    [*sorted(_FURNITURE), *(f'[{attr}*="{word}" i]' for word in _THREAD for attr in ("class", "id"))]
+)
 
 
-def _class_weight(el: Element) -> float:
+def _names(el: Element) -> str:
+    """The element's class names and id, lower-cased, in one string."""
     attrs = el.attrs
     cls = attrs.get("class")
-    names = " ".join(cls) if isinstance(cls, list) else (cls or "")
     ident = attrs.get("id")
-    blob = f"{names} {ident if isinstance(ident, str) else ''}"
+    if cls is None and ident is None:
+        return ""  # most elements: no names to read
+    names = " ".join(cls) if isinstance(cls, list) else (cls or "")
+    return f"{names} {ident if isinstance(ident, str) else ''}".lower()
+
+
+def class_weight(el: Element) -> float:
+    blob = _names(el)
+    if el.tag in _FURNITURE:
+        return -25.0  # a page's or an article's header, footer, navigation or aside: never its body
     if not blob.strip():
         return 0.0
     weight = _blob_weight(blob)
@@ -81,10 +99,12 @@ def find_article(
     qualifying: set[Element] = set()
     last_parent: object = None
     chain: list[Element] = []
+    known = words_out if words_out is not None else {}
     for p, text in paragraphs:
-        words = count_words(text)
-        if words_out is not None:
-            words_out[p] = (text, words)
+        counted = known.get(p)
+        if counted is None:  # else counted already (a second vote, with text <div>s)
+            counted = known[p] = (text, count_words(text))
+        words = counted[1]
         if words < _MIN_WORDS:
             continue
         if ignore and _near_match(p, ignore):
@@ -103,9 +123,21 @@ def find_article(
         return None
     # Class names can lift or sink a candidate, so they are read for a wider field than is finally compared.
     field = heapq.nlargest(_FIELD, scores, key=scores.__getitem__)
-    weights = {el: _class_weight(el) for el in field}
-    best = max(field, key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0))
-    return _widen(best, qualifying)
+    weights = {el: class_weight(el) for el in field}
+    field.sort(key=lambda el: (scores[el] + weights[el]) * (0.5 if el.tag == "body" else 1.0), reverse=True)
+    for best in field:
+        if scores[best] + weights[best] <= 0:
+            break  # the best left is a footer, a comment form, a navigation block: the page has no article
+        if not _in_furniture(best):
+            return _widen(best, qualifying)
+    return None
+
+
+def _in_furniture(el: Element) -> bool:
+    """Whether `el` is or sits in a header, footer, navigation, aside or comment thread (below <body>:
+    WordPress names <body> "comments-open")."""
+    holder = el.closest(_FURNITURE_OR_THREAD)
+    return holder is not None and holder.tag not in ("body", "html")
 
 
 _SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparent and great-grandparent
@@ -115,6 +147,8 @@ _FIELD = 16
 def _chain(parent: object) -> list[Element]:
     chain: list[Element] = []
     walker = parent
+    if isinstance(walker, Element) and _in_furniture(walker):
+        return chain  # a comment thread's or a footer's lines vote for no block at all
     while isinstance(walker, Element) and walker.tag != "html" and len(chain) < len(_SHARES):
         chain.append(walker)
         walker = walker.parent
@@ -130,7 +164,7 @@ def _widen(best: Element, qualifying: set[Element]) -> Element:
         walker = best.parent
         found: tuple[Element, int] | None = None
         for _ in range(4):
-            if not isinstance(walker, Element) or walker.tag in ("body", "html") or _class_weight(walker) < 0:
+            if not isinstance(walker, Element) or walker.tag in ("body", "html") or class_weight(walker) < 0:
                 break
             walker_count = _count(walker, qualifying)
             if walker_count > count:
@@ -143,6 +177,33 @@ def _widen(best: Element, qualifying: set[Element]) -> Element:
             break
         best, count = found
     return best
+
+
+def enough_prose(el: Element, words: dict[Element, tuple[str, int]]) -> bool:
+    """Whether `el` holds enough substantial paragraphs (<p>s, runs ended by blank lines) to be an article.
+
+    `words` holds the texts and word counts known so far; those this needs are added to it.
+    """
+    count = 0
+    for p in el.iter_elements(_PARAGRAPH_TAGS):  # lazily: most bodies have enough within a few
+        count += paragraph_words(p, words) >= _MIN_WORDS
+        if count >= _ENOUGH:
+            return True
+    return False
+
+
+_PARAGRAPH_TAGS = ("p", "br")
+
+
+def paragraph_words(p: Element, words: dict[Element, tuple[str, int]]) -> int:
+    """The words of a <p> (or of the run a <br> ends, when known), remembered in `words`."""
+    known = words.get(p)
+    if known is None:
+        if p.tag == "br":
+            return 0  # a line break, not the end of a run of text: no paragraph
+        text = p.text
+        known = words[p] = (text, count_words(text))
+    return known[1]
 
 
 def _near_match(p: Element, ignore: str) -> bool:

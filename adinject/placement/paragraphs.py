@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from turbohtml import Document, Element, Text
 
 from adinject.language.schema import Rule
+from adinject.page.html_sets import INLINE
 from adinject.placement import prose
+from adinject.placement.blocks import blank_line_after, div_paragraphs, inside
 from adinject.placement.words import count_words
 
 
@@ -24,15 +26,6 @@ class Candidate:
     def start(self) -> int:
         """Normalised offset of the start tag (computed on demand: source locations cost a few objects)."""
         return _start(self.el)
-
-
-def _inside(inner: Element, outer: Element) -> bool:
-    walker = inner.parent
-    while isinstance(walker, Element):
-        if walker is outer:
-            return True
-        walker = walker.parent
-    return False
 
 
 def collect(
@@ -53,14 +46,14 @@ def collect(
     out: list[Candidate] = []
     cache = words_cache if words_cache is not None else {}
     found = container.select(rule.paragraphs)
-    runs = br_runs(container) if rule.br_paragraphs and rule.paragraphs.strip() == "p" else []
+    runs = extra_paragraphs(container, rule, cache, auto=auto)
     if runs:
         # Runs of text ended by a blank line count as paragraphs too, in document order; their texts come
         # with them (a run is no element whose text could be read).
         for el, text in runs:
             if el not in cache:  # counted already when they voted for the container
                 cache[el] = (text, count_words(text))
-        found = sorted([*found, *(el for el, _ in runs)], key=lambda el: el.position or (0, 0))
+        found = sorted([*found, *(el for el, _ in runs)], key=run_order)
     surroundings = _Surroundings(container, ignore, auto)
     own, above = surroundings.own, surroundings.above
     # Read once: the loop below runs for every paragraph of the page. With the plain "p" selector a
@@ -197,7 +190,7 @@ def _nested_paragraph(el: Element, container: Element, selector: str) -> bool:
     # (collect does not ask for the plain "p" selector.)
     parent = el.parent
     holder = parent.closest(selector) if isinstance(parent, Element) else None
-    return holder is not None and holder is not container and _inside(holder, container)
+    return holder is not None and holder is not container and inside(holder, container)
 
 
 # Blocks inside a guessed article body that are not the article: pop-ups, share bars, related-story and
@@ -230,43 +223,6 @@ def _start(el: Element) -> int:
     return loc.start_tag.start_offset if loc is not None else -1
 
 
-# Inline elements that continue a run of text; anything else (a block, a <p>) ends the run.
-_INLINE = frozenset(
-    {
-        "a",
-        "abbr",
-        "b",
-        "bdi",
-        "bdo",
-        "cite",
-        "code",
-        "data",
-        "dfn",
-        "em",
-        "font",
-        "i",
-        "kbd",
-        "mark",
-        "q",
-        "s",
-        "samp",
-        "small",
-        "span",
-        "strike",
-        "strong",
-        "sub",
-        "sup",
-        "time",
-        "tt",
-        "u",
-        "var",
-        "wbr",
-        "big",
-        "nobr",
-    }
-)
-
-
 def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
     """Runs of text ended by a blank line (<br><br>), each as (the <br> that ends it, its text).
 
@@ -280,8 +236,8 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
             isinstance(parent, Element)
             and parent not in parents
             and parent.tag not in ("p", "li", "td", "th", "pre")
-            and parent.tag not in _INLINE
-            and _blank_line_after(br)
+            and parent.tag not in INLINE
+            and blank_line_after(br)
         ):
             parents.setdefault(parent, None)
     runs: list[tuple[Element, str]] = []
@@ -304,22 +260,37 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
                         text.append(" ")
                     pending_br = None
                 text.append(child.data)
-            elif isinstance(child, Element) and child.tag in _INLINE:
+            elif isinstance(child, Element) and child.tag in INLINE:
                 pending_br = None
                 text.append(child.text)
             elif isinstance(child, Element):
                 text = []  # a block element ends the run without a blank line: not a paragraph of ours
                 pending_br = None
+        if "".join(text).strip():
+            # The last run of a block split by blank lines is a paragraph too, ended by the block's end: the
+            # block stands for it, and a unit after it goes right after the block.
+            runs.append((parent, "".join(text)))
     return runs
 
 
-def _blank_line_after(br: Element) -> bool:
-    # Only a <br> followed by another, with nothing but whitespace between, ends a run: a parent without
-    # such a pair has none, and its children (a footer's links, say) need not be read one by one.
-    # (Comments between the two do not count, as in br_runs.)
-    nxt = br.next_sibling
-    while nxt is not None and not isinstance(nxt, Element):
-        if isinstance(nxt, Text) and nxt.data.strip():
-            return False
-        nxt = nxt.next_sibling
-    return nxt is not None and nxt.tag == "br"
+def extra_paragraphs(
+    container: Element, rule: Rule, words: dict[Element, tuple[str, int]], *, auto: bool
+) -> list[tuple[Element, str]]:
+    """Paragraphs no selector finds, each with its text: runs of text between blank lines, and under
+    `container: auto` the `<div>`s of text a container may be written in. Only while `paragraphs` is `p`."""
+    if rule.paragraphs.strip() != "p":
+        return []
+    runs = br_runs(container) if rule.br_paragraphs else []
+    if auto:
+        blocks = {el for el, _ in runs}  # a block standing for its last run is no text <div> as well
+        runs.extend(item for item in div_paragraphs(container, words) if item[0] not in blocks)
+    return runs
+
+
+def run_order(el: Element) -> tuple[int, int]:
+    """Where a paragraph sits in document order: a block standing for its last run of text sits at its end."""
+    if el.tag != "br" and el.tag not in ("p", "li"):
+        loc = el.source_location
+        if loc is not None and loc.end_tag is not None:
+            return loc.end_tag.start_line, loc.end_tag.start_col
+    return el.position or (0, 0)

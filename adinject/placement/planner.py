@@ -15,9 +15,19 @@ from functools import lru_cache
 from turbohtml import Document, Element, SelectorSyntaxError, Text
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
+from adinject.placement.blocks import boundary_past_wrapper, with_div_paragraphs
 from adinject.placement.container import find_article, marked_article
 from adinject.placement.paragraphs import Candidate, br_runs, collect
-from adinject.placement.safety import Boundary, Hazards, boundary_after, parent_problem
+from adinject.placement.safety import (
+    Boundary,
+    Hazards,
+    Touch,
+    boundary_after,
+    parent_problem,
+    touches,
+    touches_above,
+    touches_below,
+)
 from adinject.placement.words import first_words
 from adinject.result import ParagraphInfo, PlannedInsertion, RuleTrace, Skip
 from adinject.targeting.conditions import OFF_CLASS, article_failure
@@ -51,10 +61,14 @@ class _RuleState:
     boundaries: dict[int, Boundary | str]
     hazards: Hazards
     form_units: frozenset[str]
+    page_slots: str  # settings.page_ad_slots: kept away from as if every keep_away_from named them
     placed: list[int] = field(default_factory=list)
     units: int = 0
     container: Element | None = None  # for the places right before a paragraph (climbing out of wrappers)
     before: dict[int, Boundary | str] = field(default_factory=dict)  # `boundaries`, right before paragraph k
+    # What a unit after paragraph k would touch, per keep-away selector: shifting asks again for the same
+    # boundaries, and each look may read a few hundred nodes.
+    touched: dict[tuple[int, str], Touch | None] = field(default_factory=dict)
 
 
 def plan_page(
@@ -108,7 +122,9 @@ def plan_page(
         if gate is not None:
             plan.skipped.append(Skip(gate[0], gate[1], rule.name))
             continue
-        state = _RuleState(rule, counted, prefix, {}, hazards, form_units, container=container)
+        state = _RuleState(
+            rule, counted, prefix, {}, hazards, form_units, settings.page_ad_slots or "", container=container
+        )
         for placement in rule.place:
             for skip_or_slot in _place(state, placement, container, page):
                 if isinstance(skip_or_slot, Skip):
@@ -130,7 +146,10 @@ def _find_container(
             voters = [(el, el.text) for el in doc.select(rule.paragraphs)]
             if rule.br_paragraphs and rule.paragraphs.strip() == "p":
                 voters.extend(br_runs(doc))  # the document's own select goes through its tag index
-            found = find_article(voters, ", ".join(rule.ignore_inside), words_cache)
+            ignore = ", ".join(rule.ignore_inside)
+            found = find_article(voters, ignore, words_cache)
+            if rule.paragraphs.strip() == "p":
+                found = with_div_paragraphs(doc, found, voters, ignore, words_cache)
             if found is not None:
                 return found, AUTO
             continue
@@ -345,10 +364,10 @@ def _search(
             if isinstance(got, str):
                 problem = ("unsafe", f"cannot insert safely {_where(placement, k)}: {got}")
             else:
-                near = _touches(got, placement.keep_away_from)
+                near = _touch(state, got, ", ".join(placement.keep_away_from))
                 if near is not None:
                     said = f"the place {_where(placement, k)}" if before else f"paragraph {k}"
-                    problem = ("keep_away", f"{said} is next to <{near}> (keep_away_from)")
+                    problem = ("keep_away", f"{said} is {_touch_words(near)}")
                 elif got.offset in taken:
                     by = taken[got.offset]
                     problem = ("taken", f"the boundary {_where(placement, k)} is taken by rule '{by}'")
@@ -408,7 +427,11 @@ def _position_problem(state: _RuleState, placement: Placement, k: int) -> tuple[
 def _boundary(state: _RuleState, k: int) -> Boundary | str:
     got = state.boundaries.get(k)
     if got is None:
-        got = boundary_after(state.counted[k - 1].el, state.hazards)
+        el = state.counted[k - 1].el
+        got = boundary_after(el, state.hazards)
+        if isinstance(got, str):  # in a list or an inline wrapper: the unit may go after the wrapper
+            later = state.counted[k].el if k < len(state.counted) else None
+            got = boundary_past_wrapper(el, later, state.hazards) or got
         state.boundaries[k] = got
     return got
 
@@ -441,54 +464,17 @@ def _place_before(el: Element, container: Element, hazards: Hazards) -> Boundary
     return "nothing comes before it inside the container, so there is no end tag to place the unit after"
 
 
-def _touches(boundary: Boundary, selectors: Sequence[str]) -> str | None:
-    if not selectors:
-        return None
-    sel = ", ".join(selectors)
-    before: Element | None = boundary.after
-    while before is not None:
-        if before.matches(sel):
-            return before.tag
-        before = _last_element_child(before)
-    nxt = _next_element(boundary.after)
-    while nxt is not None:
-        if nxt.matches(sel):
-            return nxt.tag
-        nxt = _first_element_child(nxt)
-    return None
+def _touch(state: _RuleState, got: Boundary, keep_away: str) -> Touch | None:
+    key = (got.offset, keep_away)  # a place right before paragraph k can differ from the one after k - 1
+    if key not in state.touched:
+        state.touched[key] = touches(got, keep_away, state.page_slots)
+    return state.touched[key]
 
 
-def _next_element(el: Element) -> Element | None:
-    sib = el.next_sibling
-    while sib is not None:
-        if isinstance(sib, Element):
-            return sib
-        if sib.text.strip():
-            return None  # text in between: the unit does not touch what follows
-        sib = sib.next_sibling
-    return None
-
-
-# The first and last element children, found by the selector engine: `children` would build a node object
-# for every text run and inline element of the paragraph first.
-def _first_element_child(el: Element) -> Element | None:
-    first = el.select_one(":scope > :first-child")
-    sib = first.previous_sibling if first is not None else None
-    while sib is not None:
-        if sib.text.strip():
-            return None  # text before it: what the unit touches is text
-        sib = sib.previous_sibling
-    return first
-
-
-def _last_element_child(el: Element) -> Element | None:
-    last = el.select_one(":scope > :last-child")
-    sib = last.next_sibling if last is not None else None
-    while sib is not None:
-        if sib.text.strip():
-            return None
-        sib = sib.next_sibling
-    return last
+def _touch_words(near: Touch) -> str:
+    side = "followed by" if near.below else "right after"
+    why = "the page's own ad slot (settings.page_ad_slots)" if near.page_slot else "keep_away_from"
+    return f"{side} <{near.tag}> ({why})"
 
 
 def _place_anchor(
@@ -553,11 +539,15 @@ def _anchor_insertion(
     problem = _position_problem(state, placement, paragraph) if paragraph >= 1 else None
     if problem is None:
         # The other side of the unit from the anchor: what follows it (after), what precedes it (before).
-        other = got.after if placement.before else _next_element(got.after)
-        sel = ", ".join(placement.keep_away_from)
-        if sel and other is not None and other.matches(sel):
-            said = "preceded" if placement.before else "followed"
-            problem = ("keep_away", f"the anchor is {said} by <{other.tag}> (keep_away_from)")
+        keep_away = ", ".join(placement.keep_away_from)
+        near = (
+            touches_above(got.after, keep_away, state.page_slots)
+            if placement.before
+            else touches_below(got.after, keep_away, state.page_slots)
+        )
+        if near is not None:
+            said = "before" if placement.before else "after"
+            problem = ("keep_away", f"the place {said} the anchor is {_touch_words(near)}")
         elif got.offset in page.taken:
             problem = ("taken", f"the boundary is taken by rule '{page.taken[got.offset]}'")
     if problem is not None:

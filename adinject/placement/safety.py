@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from turbohtml import Document, DocumentFragment, Element, Namespace
+from turbohtml import Document, DocumentFragment, Element, Namespace, Text
 
 from adinject.page.html_sets import (
     CELLS,
@@ -363,3 +363,127 @@ def _is_ancestor_or_self(candidate: Element, node: Element) -> bool:
             return True
         walker = walker.parent
     return False
+
+
+# What a reader sees right above and right below a unit: the last rendered thing of the block before it and
+# the first of the block after it, however deeply nested. These are never rendered, or render as nothing
+# of their own, and are looked through.
+_UNRENDERED = frozenset(
+    {"script", "style", "template", "noscript", "meta", "link", "base", "title", "br", "wbr", "param"}
+    | {"source", "track"}
+)
+# Rendered as a box of their own whatever they hold: the walk stops at them without looking inside.
+_REPLACED = frozenset(
+    {"img", "iframe", "video", "audio", "embed", "object", "canvas", "svg", "math", "picture", "input"}
+    | {"button", "select", "textarea", "hr", "meter", "progress", "applet", "frame", "frameset"}
+)
+_INVISIBLE = '[hidden], [style*="display:none"], [style*="display: none"], input[type=hidden]'
+# Nodes one look may visit before it gives up (as "touches nothing"): a counted paragraph is rendered
+# text, so the looks from successive paragraphs cover disjoint stretches of the page; the cap bounds a
+# single stretch of thousands of empty or hidden wrappers.
+_LOOK_BUDGET = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """An element matching a keep-away selector that a unit at a boundary would sit right next to."""
+
+    tag: str
+    below: bool  # after the unit (else before it)
+    page_slot: bool  # matched the page's own ad slots, not the rule's keep_away_from
+
+
+def touches(boundary: Boundary, keep_away: str, page_slots: str = "") -> Touch | None:
+    """The element a unit at `boundary` would touch, above or below, matching either selector, if any."""
+    if not keep_away and not page_slots:
+        return None
+    above = touches_above(boundary.after, keep_away, page_slots)
+    return above if above is not None else touches_below(boundary.after, keep_away, page_slots)
+
+
+def touches_above(after: Element, keep_away: str, page_slots: str = "") -> Touch | None:
+    """The matching element right above a unit inserted after `after` (the last rendered thing inside it)."""
+    if not keep_away and not page_slots:
+        return None
+    either = f"{keep_away}, {page_slots}" if keep_away and page_slots else keep_away or page_slots
+    # Looking back stays inside the block above: when nothing in it matches (most paragraphs hold no image
+    # or heading), two selector calls in C say so without the walk.
+    if after.matches(either) or after.select_one(either) is not None:
+        found = _look(after, keep_away, page_slots, forward=False, stop=after)
+        if found is not None:
+            return Touch(found[0], False, found[1])
+    return None
+
+
+def touches_below(after: Element, keep_away: str, page_slots: str = "") -> Touch | None:
+    """The matching element right below a unit inserted after `after` (climbing out of its parents when
+    nothing rendered follows inside them), if any."""
+    if not keep_away and not page_slots:
+        return None
+    start = _sibling(after, forward=True)
+    walker: object = after
+    while start is None:  # the unit is the last thing in its parent: what follows the parent is below it
+        walker = getattr(walker, "parent", None)
+        if not isinstance(walker, Element) or walker.tag in ("body", "html"):
+            return None
+        start = _sibling(walker, forward=True)
+    found = _look(start, keep_away, page_slots, forward=True, stop=None)
+    return Touch(found[0], True, found[1]) if found is not None else None
+
+
+def _sibling(node: object, *, forward: bool) -> object:
+    return node.next_sibling if forward else node.previous_sibling  # type: ignore[attr-defined]
+
+
+def _edge_child(el: Element, *, forward: bool) -> object:
+    # The first or last child node, found through the selector engine: `children` builds a node object for
+    # every text run and inline element first, and paragraphs hold hundreds.
+    found = el.select_one(":scope > :first-child" if forward else ":scope > :last-child")
+    if found is None:
+        kids = el.children  # text and comments only
+        return (kids[0] if forward else kids[-1]) if kids else None
+    end: object = found
+    step = _sibling(end, forward=not forward)
+    while step is not None:
+        end, step = step, _sibling(step, forward=not forward)
+    return end
+
+
+def _look(
+    start: object, keep_away: str, page_slots: str, *, forward: bool, stop: Element | None
+) -> tuple[str, bool] | None:
+    """Walk in document order (or backwards) from `start` to the first rendered text or box, checking every
+    element entered on the way: (tag, matched the page's slots) for the first that matches, else None.
+
+    Backwards, the walk stays inside `stop` (the block above the unit); forwards it goes on past the end of
+    the block below, as the reader's eye does.
+    """
+    node: object = start
+    for _ in range(_LOOK_BUDGET):
+        descend: object = None
+        if isinstance(node, Text):
+            if node.data.strip():
+                return None
+        elif isinstance(node, Element) and node.tag not in _UNRENDERED and not node.matches(_INVISIBLE):
+            if keep_away and node.matches(keep_away):
+                return node.tag, False
+            if page_slots and node.matches(page_slots):
+                return node.tag, True
+            if node.tag in _REPLACED:
+                return None
+            descend = _edge_child(node, forward=forward)
+        if descend is not None:
+            node = descend
+            continue
+        # Done with this node and whatever it held: on to the next one, climbing out of finished parents.
+        while True:
+            if node is stop:
+                return None
+            nxt = _sibling(node, forward=forward)
+            if nxt is not None:
+                node = nxt
+                break
+            node = getattr(node, "parent", None)
+            if not isinstance(node, Element) or node.tag in ("body", "html"):
+                return None
+    return None

@@ -91,7 +91,7 @@ def test_skip_first_and_keep_away_apply_before_a_paragraph(tmp_path: Path) -> No
     result = near.apply(page, url="/news/a", headers=H)
     assert result.insertions[0].note.startswith(
         "right before paragraph 3, shifted from right before paragraph 2: the place right before paragraph 2 "
-        "is next to <h2>"
+        "is right after <h2> (keep_away_from)"
     )
 
 
@@ -114,7 +114,7 @@ def test_before_an_anchor(tmp_path: Path, anchor: str, expected: list[int]) -> N
 def test_before_an_anchor_keeps_away_from_what_precedes_it(tmp_path: Path) -> None:
     rules = simple_rules(tmp_path, place("before_anchor: h2; keep_away_from: [figure]"))
     page = article(4, between={2: "<figure><img src=x.jpg></figure>\n<h2>Sub</h2>\n"})
-    assert run(rules, page)[2] == ["the anchor is preceded by <figure> (keep_away_from)"]
+    assert run(rules, page)[2] == ["the place before the anchor is right after <figure> (keep_away_from)"]
 
 
 @pytest.mark.parametrize(

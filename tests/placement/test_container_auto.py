@@ -78,6 +78,57 @@ def _text_before(unit: Any, parent: Any) -> str:
     return "".join(reversed(pieces))
 
 
+MEDIA = {
+    f"{NS}{tag}" for tag in ("img", "iframe", "video", "figure", "picture", "embed", "h1", "h2", "h3", "h4")
+}
+UNSEEN = {f"{NS}{tag}" for tag in ("script", "style", "noscript", "template", "br")}
+
+
+def _edge_media(el: Any, *, last: bool) -> bool:
+    """Whether what a reader sees at the top (or bottom) of `el` is media or a heading, looking through
+    wrappers, whitespace, comments and empty elements: the judge's own walk over html5lib's tree."""
+    if not isinstance(el.tag, str) or el.tag in UNSEEN or el.get("hidden") is not None:
+        return False
+    if el.tag in MEDIA:
+        return True
+    kids = [k for k in el if isinstance(k.tag, str)]
+    texts = [el.text or ""] + [k.tail or "" for k in kids]
+    order = list(range(len(kids)))
+    if last:
+        if texts[-1].strip():
+            return False
+        order.reverse()
+    elif texts[0].strip():
+        return False
+    for i in order:
+        if _edge_media(kids[i], last=last):
+            return True
+        if "".join(kids[i].itertext()).strip() or kids[i].tag in UNSEEN - {f"{NS}br"}:
+            return False
+        between = texts[i] if last else texts[i + 1]
+        if between.strip():
+            return False
+    return False
+
+
+def _beside_media(unit: Any, parents: dict[Any, Any]) -> bool:
+    siblings = list(parents[unit])
+    index = siblings.index(unit)
+    before = siblings[index - 1] if index > 0 else None
+    above = before is not None and not (before.tail or "").strip() and _edge_media(before, last=True)
+    # Below: the next thing after the unit, or, when it ends its parent, after the parent (and so on up).
+    node = unit
+    while not (node.tail or "").strip() and node in parents:
+        siblings = list(parents[node])
+        index = siblings.index(node)
+        if index + 1 < len(siblings):
+            return above or _edge_media(siblings[index + 1], last=False)
+        node = parents[node]
+        if node.tag == f"{NS}body":
+            break
+    return above
+
+
 def _judge_encoding(source: bytes) -> str:
     try:
         source.decode("utf-8")
@@ -86,8 +137,9 @@ def _judge_encoding(source: bytes) -> str:
     return "utf-8"
 
 
-def _judge(rules: Rules, page: Path) -> tuple[int, int, bool, int]:
-    """(units after an article paragraph, units elsewhere, page covered?, article paragraphs of 8+ words)."""
+def _judge(rules: Rules, page: Path) -> tuple[int, int, bool, int, int]:
+    """(units after an article paragraph, units elsewhere, page covered?, article paragraphs of 8+ words,
+    units right beside media or a heading)."""
     source = (page / "source.html").read_bytes()
     # Readability wrote expected.html as UTF-8 without a charset declaration.
     expected = html5lib.parse(
@@ -100,29 +152,31 @@ def _judge(rules: Rules, page: Path) -> tuple[int, int, bool, int]:
     # their old <meta charset> left in), so the judge reads our output the same way.
     tree = html5lib.parse(result.body, namespaceHTMLElements=True, transport_encoding=_judge_encoding(source))
     parents = {child: parent for parent in tree.iter() for child in parent}
-    good = bad = 0
+    good = bad = media = 0
     for div in tree.iter(f"{NS}div"):
         if div.get("class") != "slot":
             continue
+        media += _beside_media(div, parents)
         words = [w.lower() for w in WORD.findall(_text_before(div, parents[div]))]
         in_article = sum(1 for w in words if article_words[w] > 0)
         if words and in_article >= 0.8 * len(words):
             good += 1
         else:
             bad += 1
-    return good, bad, good + bad > 0, len(article_paras)
+    return good, bad, good + bad > 0, len(article_paras), media
 
 
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_auto_container_lands_between_article_paragraphs(auto_rules: Rules) -> None:
     require(READABILITY)
-    good = bad = pages6 = covered6 = 0
+    good = bad = pages6 = covered6 = beside = 0
     misses: list[str] = []
     for page in readability_pages():
-        g, b, covered, paras = _judge(auto_rules, page)
+        g, b, covered, paras, media = _judge(auto_rules, page)
         good += g
         bad += b
+        beside += media
         if paras >= 6:
             pages6 += 1
             covered6 += covered
@@ -132,7 +186,11 @@ def test_auto_container_lands_between_article_paragraphs(auto_rules: Rules) -> N
     coverage = covered6 / max(1, pages6)
     print(
         f"\nauto container: {good}/{good + bad} units after an article paragraph ({precision:.1%}); "
-        f"{covered6}/{pages6} pages with 6+ article paragraphs covered ({coverage:.1%}); misses: {misses}"
+        f"{covered6}/{pages6} pages with 6+ article paragraphs covered ({coverage:.1%}); misses: {misses}; "
+        f"{beside} beside media"
     )
     assert precision >= 0.98
-    assert coverage >= 0.95
+    # Two pages (ehow-1, simplyfound-1) have an image right below every paragraph, behind empty wrappers:
+    # keep_away_from sees it, so they get no unit, as the rules ask.
+    assert coverage >= 0.92
+    assert beside <= 0.02 * (good + bad)

@@ -28,4 +28,4 @@ def test_a_search_that_ran_to_the_end_says_so(tmp_path: Path) -> None:
     page = article(6, between={k: "<h2>Sub</h2>\n" for k in (3, 4, 5, 6)})
     rules = simple_rules(tmp_path, "      - {unit: ad, after_paragraph: 3, keep_away_from: [h2]}\n")
     (skip,) = rules.apply(page, url="/news/a").skipped
-    assert skip.reason == "paragraph 3 is next to <h2> (keep_away_from); nor after any later paragraph"
+    assert skip.reason == "paragraph 3 is followed by <h2> (keep_away_from); nor after any later paragraph"
