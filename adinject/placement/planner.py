@@ -103,15 +103,7 @@ def plan_page(
         candidates = collect(container, rule, words_cache, auto=found_by == AUTO, keep_text=explain)
         counted = [c for c in candidates if c.counted]
         if explain:
-            number = 0
-            for c in candidates:
-                if c.counted:
-                    number += 1
-                trace.paragraphs.append(
-                    ParagraphInfo(
-                        number if c.counted else None, c.words, first_words(c.text), c.start(), c.left_out
-                    )
-                )
+            trace.paragraphs.extend(_paragraph_infos(candidates))
         prefix = [0]
         for c in counted:
             prefix.append(prefix[-1] + c.words)
@@ -133,6 +125,19 @@ def plan_page(
                     plan.insertions.append(skip_or_slot)
     plan.insertions.sort(key=lambda s: s.offset)
     return plan
+
+
+def _paragraph_infos(candidates: Sequence[Candidate]) -> list[ParagraphInfo]:
+    """What explain lists for each paragraph: its number if counted, else why it was left out."""
+    infos: list[ParagraphInfo] = []
+    number = 0
+    for c in candidates:
+        if c.counted:
+            number += 1
+        infos.append(
+            ParagraphInfo(number if c.counted else None, c.words, first_words(c.text), c.start(), c.left_out)
+        )
+    return infos
 
 
 def _find_container(
