@@ -49,6 +49,8 @@ class ProxyConfig:
     health_path: str = _opt("answered by the proxy itself, never forwarded", "/-/healthz")
     metrics_path: str = _opt("serve Prometheus metrics at this path (default: off)", "")
     log_level: str = _opt("uvicorn's log level", "warning")
+    http: str = _opt("uvicorn's HTTP parser: auto (httptools when installed), h11, httptools", "auto")
+    loop: str = _opt("uvicorn's event loop: auto (uvloop when installed), asyncio, uvloop", "auto")
     max_body_bytes: int = _opt("largest page the middleware holds", 5_000_000, middleware=True)
     max_decoded_bytes: int | None = _opt("largest decoded page", None, middleware=True)
     cache_size: int = _opt("plans kept (0: no plan cache)", 256, middleware=True)

@@ -1,4 +1,9 @@
-"""The forwarding endpoint: one request to the origin over a pooled keep-alive client, streamed both ways.
+"""The forwarding endpoint: one request to the origin over httpx's pooled keep-alive client, streamed.
+
+The pool is httpx's `AsyncHTTPTransport`, the transport an `AsyncClient` sends through, used without the
+client layer on top: that layer keeps a cookie jar (it would store every Set-Cookie the origin sends to any
+visitor, for the life of the process), follows redirects and runs auth flows, none of which a proxy may do,
+and it costs time on every request.
 
 Request bodies go to the origin as they arrive (never gathered); responses come back chunk by chunk as the
 origin sends them, undecoded (`aiter_raw`: a compressed body stays compressed, and the middleware above
@@ -83,12 +88,12 @@ class Forwarder:
         self.limits = httpx.Limits(
             max_connections=config.max_connections, max_keepalive_connections=config.max_connections
         )
-        self.client: httpx.AsyncClient | None = None
+        self.client: httpx.AsyncHTTPTransport | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
-        # trust_env=False: HTTP_PROXY and the like in the proxy's environment must not reroute the origin.
-        async with httpx.AsyncClient(limits=self.limits, follow_redirects=False, trust_env=False) as client:
+        # A transport reads no HTTP_PROXY from the environment: the origin is never rerouted.
+        async with httpx.AsyncHTTPTransport(limits=self.limits) as client:
             self.client = client
             try:
                 yield
@@ -139,18 +144,18 @@ class Forwarder:
         else:
             body_read.set()
         method: str = scope["method"]
-        # Built here, not with client.build_request: that would add httpx's own Accept, Accept-Encoding and
-        # User-Agent to requests whose client sent none (and the origin would compress for a client that
+        # Built here, not with AsyncClient.build_request: that would add httpx's own Accept, Accept-Encoding
+        # and User-Agent to requests whose client sent none (and the origin would compress for a client that
         # cannot decode).
         return httpx.Request(
             method, url, headers=headers, content=content, extensions={"timeout": self.timeout}
         )
 
     async def _exchange(
-        self, client: httpx.AsyncClient, request: httpx.Request, scope: Scope, send: Send
+        self, client: httpx.AsyncHTTPTransport, request: httpx.Request, scope: Scope, send: Send
     ) -> None:
         try:
-            response = await client.send(request, stream=True)
+            response = await client.handle_async_request(request)
         except httpx.PoolTimeout:
             raise UpstreamFailure(503, "no free connection to the origin in time") from None
         except httpx.TimeoutException as exc:

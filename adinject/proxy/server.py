@@ -65,6 +65,8 @@ def run(config: ProxyConfig) -> int:
         fd=sock.fileno(),
         workers=config.workers,
         log_level=config.log_level,
+        http=config.http,
+        loop=config.loop,
         access_log=False,
         proxy_headers=False,
         server_header=False,

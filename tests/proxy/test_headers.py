@@ -109,6 +109,8 @@ def test_redirects_and_cookies_pass_untouched(proxy: Proxy, origin: str) -> None
     assert response.headers["location"] == "/elsewhere?x=1"
     assert response.headers.get_list("set-cookie") == direct.headers.get_list("set-cookie")
     assert response.headers.get_list("set-cookie") == ["a=1; Path=/; HttpOnly", "b=2; Path=/; Secure"]
+    # The proxy keeps no cookie jar: the next visitor's request carries no cookie the origin set before.
+    assert "cookie" not in names(echoed(proxy))
 
 
 def test_method_path_query_and_accept_encoding_reach_the_origin(proxy: Proxy) -> None:
