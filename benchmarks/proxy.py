@@ -36,16 +36,17 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 import argparse  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 import urllib.request  # noqa: E402
 from collections.abc import Awaitable, Callable, MutableMapping  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+from tests._support.processes import free_port, stop, wait_for  # noqa: E402
+
 ORIGIN_MODULE = "adinject_bench_proxy_origin"  # the name this file is copied to for uvicorn (see http.py)
 HOST = "127.0.0.1"
 MODES = ("origin", "mw-cache", "mw-nocache", "proxy-off", "proxy-cache", "proxy-nocache")
@@ -76,37 +77,6 @@ def make_origin() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     return AdInjectMiddleware(
         page, rules=os.environ["ADINJECT_BENCH_RULES"], cache_size=cache_size, reload=False
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"{url}: the server exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                response.read()
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"{url} did not answer within {timeout:.0f} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def origin_process(mode: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -191,7 +161,7 @@ def measure(mode: str, workdir: Path, seconds: int, first: bool) -> Run:
     procs = [origin_process(origin_mode, workdir, origin_port)]
     url = f"http://{HOST}:{origin_port}{SEED_PATH}"
     try:
-        wait_ready(url, procs[0])
+        wait_for(url, procs[0])
         if mode.startswith("proxy-"):
             port = free_port()
             extra = ["--cache-size", "0"] if mode == "proxy-nocache" else []
@@ -201,7 +171,7 @@ def measure(mode: str, workdir: Path, seconds: int, first: bool) -> Run:
                 )
             )
             url = f"http://{HOST}:{port}{SEED_PATH}"
-            wait_ready(url, procs[1])
+            wait_for(url, procs[1])
         if first:
             print(f"  check {mode:14} {check(url, mode)}")
         run_wrk(url, 1)  # warm-up
@@ -213,7 +183,6 @@ def measure(mode: str, workdir: Path, seconds: int, first: bool) -> Run:
 
 def prepare(workdir: Path) -> None:
     """The seed page as `make demo-proxy` serves it, the shipped rules, and a copy of them switched off."""
-    sys.path.insert(0, str(ROOT))
     from examples.newsroom.static_site import render
 
     site = workdir / "site"

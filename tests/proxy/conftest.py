@@ -3,69 +3,27 @@ processes in front of it, each in a process of its own on a free loopback port."
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests._support.http_testkit import RULES_YAML, UNIT_HTML
 from tests._support.paths import REPO
+from tests._support.processes import free_port, running, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
-RULES = """\
-units:
-  ad:
-    html: '<div class="ad-slot" id="{{ slot.id }}"><p>Advertisement</p></div>'
+# The HTTP tests' rule (an ad after paragraph 1 of <article> on /news/**), plus a unit that reads `context`.
+RELATED = """\
   related:
     html: '{% if context.section %}<aside class="ctx">{{ context.section }}/{{ context.source }}</aside>{% endif %}'
-rules:
-  - name: r
-    pages: {paths: ["/news/**"]}
-    container: article
-    paragraphs: p
-    min_paragraph_words: 1
-    min_paragraphs: 1
-    place:
-      - unit: ad
-        after_paragraph: 1
-      - unit: related
-        after_paragraph: 2
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with status {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+RULES = RULES_YAML.format(unit=UNIT_HTML).replace("rules:\n", RELATED + "rules:\n") + (
+    "      - unit: related\n        after_paragraph: 2\n"
+)
 
 
 class Proxy:
@@ -91,16 +49,12 @@ def origin() -> Iterator[str]:
         "tests.proxy.origin:app",
         "--port",
         str(port),
-        "--log-level",
-        "warning",
+        "--lifespan",
+        "off",
     ]
-    proc = subprocess.Popen([*cmd, "--lifespan", "off"], cwd=REPO)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url + "/-/log", proc)
+    with running([*cmd, "--log-level", "warning"], url + "/-/log", cwd=REPO):
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="session")

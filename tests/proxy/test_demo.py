@@ -3,7 +3,6 @@ the seed article the same units, the related box included, as the Python app beh
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,8 @@ from examples.newsroom import RULES_DIR, create_app
 from examples.newsroom.content import SEED_SLUG, newsroom
 from examples.newsroom.static_site import context_element, render
 from tests._support.paths import REPO
-from tests.proxy.conftest import Proxy, ProxyFactory, free_port, stop, wait_for
+from tests._support.processes import free_port, running
+from tests.proxy.conftest import Proxy, ProxyFactory
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +34,9 @@ def static_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("demo-site")
     render(root)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(root), str(port)], cwd=REPO)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(url + "/", proc)
+    with running([sys.executable, "-c", SERVE, str(root), str(port)], url + "/", cwd=REPO):
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from tests.proxy.conftest import Proxy, ProxyFactory, free_port
+from tests._support.processes import free_port
+from tests.proxy.conftest import Proxy, ProxyFactory
 
 pytestmark = pytest.mark.slow
 
