@@ -17,6 +17,7 @@ stream cut when a response was already under way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -113,23 +114,28 @@ class Forwarder:
             raise UpstreamFailure(501, "protocol upgrades (WebSocket) are not proxied")
         body_read = anyio.Event()
         request = self._request(scope, receive, body_read)
-        failure: UpstreamFailure | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(_cancel_when_gone, receive, body_read, group.cancel_scope)
+        # The watcher is a bare asyncio task (uvicorn runs on asyncio), cancelled without waiting for it: a
+        # task group costs ~0.2 ms a request, mostly the loop turn it spends waiting for the cancelled child.
+        # It cancels through the scope, which does nothing once the exchange is over.
+        with anyio.CancelScope() as exchange:
+            watcher = asyncio.get_running_loop().create_task(_cancel_when_gone(receive, body_read, exchange))
             try:
                 await self._exchange(self.client, request, scope, send)
             except ClientGone:
                 pass
-            except UpstreamFailure as exc:
-                failure = exc  # raised outside the task group, which would wrap it in an ExceptionGroup
-            group.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+            finally:
+                watcher.cancel()
 
     def _request(self, scope: Scope, receive: Receive, body_read: anyio.Event) -> httpx.Request:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         query: bytes = scope.get("query_string", b"")
-        url = self.upstream.copy_with(raw_path=self.prefix + raw_path + (b"?" + query if query else b""))
+        # From parts: about half the time of `copy_with`, which parses the whole URL again.
+        url = httpx.URL(
+            scheme=self.upstream.scheme,
+            host=self.upstream.host,
+            port=self.upstream.port,
+            raw_path=self.prefix + raw_path + (b"?" + query if query else b""),
+        )
         client = scope.get("client")
         headers = to_origin(
             [(name, value) for name, value in scope["headers"] if name not in _REQUEST_ONLY],
