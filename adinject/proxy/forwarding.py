@@ -173,8 +173,10 @@ class Forwarder:
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx.TransportError as exc:
+            # Answered only when nothing went out yet (the middleware held the page); else the stream is cut.
+            status = 504 if isinstance(exc, httpx.TimeoutException) else 502
             raise UpstreamFailure(
-                504, f"the origin's response stalled or broke ({type(exc).__name__})"
+                status, f"the origin's response stalled or broke ({type(exc).__name__})"
             ) from None
         finally:
             # Before the last body message: the connection goes back to the pool even if we are cancelled

@@ -208,7 +208,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         return
     path: str = scope["path"]
     query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
-    if path == "/news/stall":
+    if path == "/news/broken":
+        # A length promised and not kept: uvicorn closes the connection when the app returns.
+        await start(send, 200, [(b"content-type", b"text/html"), (b"content-length", b"100000")])
+        await body(send, article()[:100], more=True)
+    elif path == "/news/stall":
         await stall(receive, send, {**query, "type": "text/html; charset=utf-8"})
     elif path.startswith("/news/"):
         await news(scope, send, query)

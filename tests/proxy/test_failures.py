@@ -53,6 +53,12 @@ def test_a_stalled_page_the_middleware_holds_gets_a_504(origin: str, start_proxy
     assert "504 Gateway Timeout" in response.text
 
 
+def test_a_page_the_origin_breaks_off_gets_a_502(proxy: Proxy) -> None:
+    response = httpx.get(proxy.url + "/news/broken", timeout=20)
+    assert response.status_code == 502
+    assert "502 Bad Gateway" in response.text
+
+
 def test_a_client_that_leaves_cancels_the_origin_request(proxy: Proxy, origin: str) -> None:
     marker = len(origin_log(origin))
     host, port = proxy.url.removeprefix("http://").split(":")
