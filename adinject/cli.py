@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from adinject.engine import Rules, load_rules
 from adinject.language.problems import Problem, RulesError, unexpected
 from adinject.language.schema import GPT_LIBRARY_HOSTS
-from adinject.proxy.server import add_command as add_proxy_command
 from adinject.result import ApplyResult
 
 TOKEN_ENV = "ADINJECT_DEBUG_TOKEN"
@@ -277,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--output", default="-", help="where to write the page (default: stdout)")
     preview.set_defaults(func=cmd_preview)
 
-    add_proxy_command(sub)  # `adinject proxy`: adinject/proxy/
+    # `adinject proxy` (adinject/proxy/): its flags; httpx and uvicorn are imported only when it runs.
+    from adinject.proxy.server import add_command
+
+    add_command(sub)
     return parser
 
 
