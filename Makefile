@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all test lint imports typecheck pytest demo demo-proxy bench bench-http clean schema
+.PHONY: all test lint imports typecheck pytest demo bench bench-http clean schema
 
 all: test
 
@@ -39,6 +39,7 @@ demo: $(STAMP)
 	$(BIN)/python -m examples.newsroom
 
 # The demo site as static files (python's http.server) behind `adinject proxy`, on http://127.0.0.1:8000.
+.PHONY: demo-proxy
 demo-proxy: $(STAMP)
 	$(BIN)/python -m examples.newsroom.proxied
 
