@@ -38,6 +38,11 @@ schema: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m examples.newsroom
 
+# The demo site as static files (python's http.server) behind `adinject proxy`, on http://127.0.0.1:8000.
+.PHONY: demo-proxy
+demo-proxy: $(STAMP)
+	$(BIN)/python -m examples.newsroom.proxied
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 

@@ -383,7 +383,15 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--now", type=_now, metavar="WHEN", help=NOW_HELP)
     preview.add_argument("-o", "--output", default="-", help="where to write the page (default: stdout)")
     preview.set_defaults(func=cmd_preview)
+    add_proxy_command(sub)
     return parser
+
+
+def add_proxy_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`adinject proxy` (adinject/proxy/): its flags; httpx and uvicorn are imported only when it runs."""
+    from adinject.proxy.server import add_command
+
+    add_command(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

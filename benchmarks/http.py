@@ -491,6 +491,8 @@ def main() -> None:
                 )
 
     report(runs, engine)
+    # The proxy line (issue 14): the seed page through `adinject proxy`, in processes of its own.
+    subprocess.run([sys.executable, str(HERE / "proxy.py")], check=False)
 
 
 def report(runs: dict[str, list[Run]], engine: EngineTimes) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from adinject.engine.index import RuleIndex
 from adinject.engine.request import RequestOutcome
 from adinject.gpt.head import head_site, loads_gpt, meta_policies, script_sources
 from adinject.language.schema import Rule
+from adinject.page.context import page_context
 from adinject.page.encoding import Decoded, Sniffed, read_page, sniff
 from adinject.page.model import PageInfo, opted_out, page_info, parse_text
 from adinject.page.offsets import OffsetMap
@@ -55,6 +57,8 @@ class Plan:
     request_key: tuple[str, ...] = ()  # what `Rules.request_key` gave for the request this plan was made for
     reads: frozenset[str] = frozenset()  # request headers this page's output depends on (for Vary)
     head: HeadPlan | None = None  # set when a planned unit has `gpt`
+    # The page's own unit context (its #adinject-context element), read when a unit reads `context`.
+    context: Mapping[str, Any] | None = None
     body_end: int | None = None  # byte offset of the </body> the parser saw (when explaining)
     serial: int = field(default_factory=lambda: next(_serials), compare=False)
 
@@ -98,6 +102,12 @@ def plan_bytes(
     rules = _page_rules(outcome.rules, info, skipped)
     if not rules:
         return Plan(skipped=tuple(skipped), **found)
+    if index.units.per_request_units:
+        # From the tree parsed for placement: an origin that cannot set scope["state"] writes it in the page.
+        carried = page_context(doc)
+        found["context"] = carried.values
+        if carried.problem is not None:
+            skipped.append(Skip("context", carried.problem))
     page_plan = plan_page(doc, rules, index.settings, explain=explain, form_units=index.units.form_units)
     offset_map = offset_map or OffsetMap(decoded.text, decoded.sniffed, body)
     units = _numbered(page_plan, offset_map, outcome)

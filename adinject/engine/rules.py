@@ -161,10 +161,14 @@ class Rules:
     ) -> ApplyResult:
         """Render and splice in the planned units. `context`: the app's values for templates. `csp`: the
         response's Content-Security-Policy header value(s), read for the nonce of the GPT scripts.
-        `render_cache`: where reusable markup is kept (default: this rules object's own)."""
+        `render_cache`: where reusable markup is kept (default: this rules object's own). A page carrying
+        its own context (`<script type="application/json" id="adinject-context">`) adds it under `context`."""
         started = time.perf_counter()
         policies = [csp] if isinstance(csp, str) else list(csp or ())
         cache = render_cache if render_cache is not None else self.render_cache
+        if plan.context:
+            # The page's own context (its #adinject-context element) under the app's: the app's keys win.
+            context = {**plan.context, **(context or {})}
         try:
             rendered = render(plan, self.index, context or {}, policies, cache)
             result = ApplyResult(
