@@ -3,7 +3,7 @@
 from adinject.engine import Plan, Rules, load_rules
 from adinject.http import AdInjectMiddleware
 from adinject.language.problems import Problem, RulesError
-from adinject.metrics import metrics_app
+from adinject.metrics import metrics_app, metrics_wsgi_app
 from adinject.reload import LiveRules
 from adinject.result import ApplyResult, Insertion, Skip
 from adinject.wsgi import AdInjectWSGIMiddleware
@@ -21,4 +21,5 @@ __all__ = [
     "Skip",
     "load_rules",
     "metrics_app",
+    "metrics_wsgi_app",
 ]

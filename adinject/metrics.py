@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app, make_wsgi_app
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from adinject.result import ApplyResult
@@ -42,6 +42,7 @@ __all__ = [
     "default_metrics",
     "forget_dead_workers",
     "metrics_app",
+    "metrics_wsgi_app",
     "multiprocess_dir",
 ]
 
@@ -327,14 +328,26 @@ def metrics_app(registry: CollectorRegistry | None = None) -> MetricsApp:
     route to it from any ASGI framework. (`app.mount("/metrics", ...)` answers `/metrics/`: Starlette
     redirects `/metrics` there before the app sees the request.)
     """
-    if registry is None:
-        registry = default_metrics().registry
-        path = multiprocess_dir()
-        if path is not None:
-            # Every worker writes its values to files in that folder; serve their sum, not this worker's.
-            registry = CollectorRegistry()
-            registry.register(FleetCollector(path))
-    return MetricsApp(registry)
+    return MetricsApp(_scraped(registry))
+
+
+def metrics_wsgi_app(registry: CollectorRegistry | None = None) -> Callable[..., Any]:
+    """The same metrics as a WSGI app, for sites served by `AdInjectWSGIMiddleware` (a Flask route, Django
+    URL or werkzeug `DispatcherMiddleware` mount to it): the sum over workers in multiprocess mode too."""
+    app: Callable[..., Any] = make_wsgi_app(_scraped(registry))
+    return app
+
+
+def _scraped(registry: CollectorRegistry | None) -> CollectorRegistry:
+    if registry is not None:
+        return registry
+    path = multiprocess_dir()
+    if path is None:
+        return default_metrics().registry
+    # Every worker writes its values to files in that folder; serve their sum, not this worker's.
+    fleet = CollectorRegistry()
+    fleet.register(FleetCollector(path))
+    return fleet
 
 
 class MetricsApp:

@@ -240,8 +240,26 @@ def test_no_log_line_per_normal_request(
     assert [r for r in caplog.records if r.name.startswith("adinject")] == []
 
 
+_ASGI_SCRAPE = """
+from starlette.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from adinject import metrics_app
+print(TestClient(Starlette(routes=[Mount("/m", metrics_app())])).get("/m/").text)
+"""
+# The WSGI app, called as a WSGI server would.
+_WSGI_SCRAPE = """
+from wsgiref.util import setup_testing_defaults
+from adinject import metrics_wsgi_app
+environ = {}
+setup_testing_defaults(environ)
+print(b"".join(metrics_wsgi_app()(environ, lambda status, headers, exc_info=None: None)).decode())
+"""
+
+
 @pytest.mark.slow
-def test_several_worker_processes_are_summed(tmp_path: Path, folder: Path) -> None:
+@pytest.mark.parametrize("scrape", [_ASGI_SCRAPE, _WSGI_SCRAPE], ids=["asgi", "wsgi"])
+def test_several_worker_processes_are_summed(tmp_path: Path, folder: Path, scrape: str) -> None:
     """prometheus-client's multiprocess mode: two "workers" count, the metrics app serves the sum."""
     multiproc = tmp_path / "prom"
     multiproc.mkdir()
@@ -256,15 +274,6 @@ def test_several_worker_processes_are_summed(tmp_path: Path, folder: Path) -> No
             return HTMLResponse({article(5)!r})
         app = AdInjectMiddleware(Starlette(routes=[Route("/news/a", story)]), rules={str(folder)!r}, reload=False)
         TestClient(app).get("/news/a")
-        """
-    )
-    scrape = textwrap.dedent(
-        """
-        from starlette.testclient import TestClient
-        from starlette.applications import Starlette
-        from starlette.routing import Mount
-        from adinject import metrics_app
-        print(TestClient(Starlette(routes=[Mount("/m", metrics_app())])).get("/m/").text)
         """
     )
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
