@@ -12,6 +12,15 @@ sees around it:
   as that element);
 - *two from the end* (the `after_paragraph: -3` file only): exactly two article paragraphs of five words
   or more follow the unit, counted in `expected.html` from where the unit's preceding words sit in it.
+  Readability keeps lines in `expected.html` that issue 12 itself says are not article paragraphs, and
+  the judge does not count them as paragraphs (their words still count as article text): lines mostly
+  of link text (related links), credits and author bios ("… contributed to this report", "Photo by …",
+  "X is a metro reporter …", "X reported from Seoul"), print-edition and origin notes ("A version of
+  this article appears in print", "This article originally appeared on …"), datelines ("first
+  published …", "Posted on …") and calls to action ("Continue reading the main story", "Sign up …").
+  The patterns are the judge's own (tests/_support/article_text.py), written from the issue's list, not
+  taken from the engine's classifier. On the engine of main this judge gives 65.7% where the old one gave
+  52.4%.
 
 A MISS never fails the build: these are measurements, reported in the issue's closing note.
 """
@@ -177,11 +186,17 @@ def report(label: str, t: Tally, from_end: bool) -> None:
         f"({t.after_article}/{t.units})  target >= {TARGET_ARTICLE:.0%} "
         f"{'PASS' if article >= TARGET_ARTICLE else 'MISS'}"
     )
-    print(
-        f"  {'beside media (above or below)':34} {_share(t.beside_media, t.units)} "
-        f"({t.beside_media}/{t.units})  target <= {TARGET_MEDIA:.0%} "
-        f"{'PASS' if media <= TARGET_MEDIA else 'MISS'}"
+    # The from-end file has no keep_away_from (issue 12 writes that rule without one): its media share is
+    # shown, not judged. With the every-4 file's list it would pass (1%), but shifted units leave the
+    # paragraph they asked for: 4 pages lose their unit and "exactly two after" falls by 12 points, so the
+    # file would no longer measure what issue 12 asks of counting from the end.
+    target = (
+        "  no target: no keep_away_from"
+        if from_end
+        else (f"  target <= {TARGET_MEDIA:.0%} {'PASS' if media <= TARGET_MEDIA else 'MISS'}")
     )
+    shown = f"{_share(t.beside_media, t.units)} ({t.beside_media}/{t.units})"
+    print(f"  {'beside media (above or below)':34} {shown}{target}")
     if from_end:
         two = t.two_from_end / t.units if t.units else 0.0
         print(

@@ -253,6 +253,10 @@ def _judge_one(
     if words <= _CAPTION_MAX_WORDS:
         if "contributed" in text and _CONTRIBUTED.search(text):
             return "credit line (… contributed to this report)"
+        if first is not None and first.group(1) and first.group(1)[0].isupper():
+            credit = _author_line(text)
+            if credit is not None:
+                return credit
         if _has_italics(el) and _under_media(el) and _only_inside(el, _ITALIC):
             return "caption (an italic line right under an image)"
     if words > _SHORT_MAX_WORDS:
@@ -280,6 +284,30 @@ _CAPTION_MAX_WORDS = 30
 _CONTRIBUTED = re.compile(
     r"\bcontributed\ (?:reporting\ )?to\ this\ (?:report|story|article)", re.IGNORECASE | re.X
 )
+# The lines at an article's foot that name its authors: "Laurie Oakes is the Nine Network political
+# editor.", "Steven Mufson covers the White House.", "Stella Kim reported from Seoul, and …". A name of
+# one to four capitalised words opens them; after "is a" a newsroom role must follow, since a sentence
+# about someone's job opens the same way (mid-story, such a line would cost one paragraph's shift).
+_AUTHOR = re.compile(
+    r"\s*+(?:[A-Z][\w.'’-]*\ ){1,4}(?:(?P<is>is\ (?:a|an|the)\b)|covers\b|has\ covered\b|"
+    r"(?:reported|reporting)\ from\b)"
+)
+_AUTHOR_ROLE = re.compile(
+    r"\b(?:reporter|editor|writer|correspondent|columnist|journalist|producer|historian|critic|"
+    r"contributor|photographer|author)s?\b",
+    re.IGNORECASE,
+)
+
+
+def _author_line(text: str) -> str | None:
+    found = _AUTHOR.match(text)
+    if found is None:
+        return None
+    if found.group("is") and _AUTHOR_ROLE.search(text, found.end(), found.end() + 80) is None:
+        return None
+    return f"author bio or credit line (starts {' '.join(text.split()[:3])!r})"
+
+
 _ITALIC = frozenset({"em", "i", "small", "figcaption", "cite"})
 _ITALIC_SELECTOR = ", ".join(sorted(_ITALIC))
 _MEDIA = frozenset({"img", "picture", "figure", "video", "iframe", "svg", "canvas"})

@@ -80,3 +80,28 @@ def test_paragraphs_after_count_only_article_paragraphs_of_five_words() -> None:
         b"Seven eight nine ten eleven twelve.</div><ul><li>a b c d e f</li></ul>"
     )
     assert article.paragraphs_after(0) == 2
+
+
+def test_lines_the_issue_calls_boilerplate_are_no_article_paragraphs() -> None:
+    # Readability keeps these in expected.html; issue 12 says a reader would not call them paragraphs
+    # (credits, author bios, print-edition notes, calls to action, related-link lines).
+    tail = (
+        b"<p>Continue reading the main story</p>"
+        b"<p>Corey Kilgannon is a metro reporter covering news and human interest stories.</p>"
+        b"<p>A version of this article appears in print on Page A22 of the New York edition.</p>"
+        b"<p>Heba Habib contributed to this report.</p>"
+        b"<p>Abigail Williams and Beomsu Jo contributed</p>"
+        b"<p>Top photo by Joan Bardeletti for the magazine</p>"
+        b"<p><a href='/a'>Tunisia sends most foreign fighters to Syria</a></p>"
+    )
+    article = bench.Article.read(b"<body>" + "".join(PARAS).encode() + tail + b"</body>")
+    assert article.paragraphs_after(0) == 3
+
+
+def test_prose_that_names_a_job_or_holds_a_link_is_still_a_paragraph() -> None:
+    article = bench.Article.read(
+        b"<body><p>Maria Lopez is a nurse at the county hospital, working nights.</p>"
+        b"<p>The plan, <a href='/p'>published in March</a>, has drawn wide criticism from residents.</p>"
+        b"<p>The reporter asked the mayor twice about the repairs and got no answer.</p></body>"
+    )
+    assert article.paragraphs_after(0) == 3

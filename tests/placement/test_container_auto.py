@@ -191,6 +191,9 @@ def test_auto_container_lands_between_article_paragraphs(auto_rules: Rules) -> N
     )
     assert precision >= 0.98
     # Two pages (ehow-1, simplyfound-1) have an image right below every paragraph, behind empty wrappers:
-    # keep_away_from sees it, so they get no unit, as the rules ask.
-    assert coverage >= 0.92
+    # keep_away_from sees it, so they get no unit, as the rules ask. breitbart's story has five paragraphs
+    # with an <iframe> after the second; its unit used to shift to after the fifth because the author bio
+    # below ("Lucas Nolan is a reporter for …") counted as a sixth, and a unit is not shifted past the
+    # article's last paragraph.
+    assert coverage >= 0.91
     assert beside <= 0.02 * (good + bad)

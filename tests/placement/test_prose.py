@@ -68,6 +68,17 @@ def rules(tmp_path: Path) -> Rules:
         ("<p>We may earn a commission when you buy through links on our site.</p>", "disclosure"),
         ("<p>If you buy something from a link in this story, we may earn a commission.</p>", "disclosure"),
         ("<p>The Associated Press contributed to this report.</p>", "credit line"),
+        ("<p>Laurie Oakes is the Nine Network political editor.</p>", "author bio or credit line"),
+        ("<p>Steven Mufson covers the White House.</p>", "author bio or credit line"),
+        ("<p>Nelson D. Schwartz has covered economics since 2012.</p>", "author bio or credit line"),
+        (
+            "<p>Stella Kim reported from Seoul, and Jennifer Jett from Hong Kong.</p>",
+            "author bio or credit line",
+        ),
+        (
+            "<p>Mama Robotnik is a video game historian living somewhere in the British Empire.</p>",
+            "author bio or credit line",
+        ),
         ("<p>For more news, follow us on Twitter and Facebook.</p>", "call to action"),
         ("<p>This article originally appeared on The Atlantic.</p>", "disclosure"),
         ("<p>Originally published at www.example.com on November 18, 2011.</p>", "disclosure"),
@@ -118,6 +129,9 @@ def test_a_caption_is_an_italic_line_right_under_an_image(rules: Rules) -> None:
         "<p>Disclosure of the documents was ordered by the court in March.</p>",
         "<p>Privacy policy experts said the change would affect millions of users.</p>",
         "<p>“No,” she said.</p>",
+        # A person's job named the way a bio opens, but no newsroom role: the story's own prose.
+        "<p>Maria Lopez is a nurse at the county hospital and has worked nights for a decade.</p>",
+        "<p>The Senate is a body that rarely moves quickly on budget bills of this size.</p>",
         "<p>He declined to comment.</p>",
         "<p>Read the report, and you will see why the council hesitated for so long.</p>",
         "<p>More than 200 people came to the meeting: most of them opposed the plan.</p>",

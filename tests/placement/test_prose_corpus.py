@@ -19,7 +19,7 @@ from adinject.language.schema import Rule
 from adinject.page.model import parse_text
 from adinject.placement.paragraphs import Candidate, collect
 from adinject.placement.planner import _find_container
-from tests._support.article_text import Article
+from tests._support.article_text import WORD, Article, not_a_paragraph
 from tests._support.corpus import READABILITY, readability_pages, require
 from tests._support.engine import rules_from
 
@@ -116,3 +116,16 @@ def test_no_page_with_article_prose_in_its_body_loses_its_units(judged: list[Jud
         if not on.apply(source, url="/a", headers={"content-type": "text/html"}).insertions:
             lost.append(j.page)
     assert lost == []
+
+
+def test_author_bios_and_credit_lines_at_the_foot_are_not_counted(judged: list[Judged]) -> None:
+    """The judge's own reading of credits and bios (tests/_support/article_text.py, not the engine's
+    patterns) finds them counted with the filter off and almost never with it on."""
+
+    def credits(candidates: list[Candidate]) -> list[str]:
+        return [c.text for c in _counted(candidates) if not_a_paragraph(WORD.findall(c.text.lower()))]
+
+    off = [line for j in judged for line in credits(j.off)]
+    on = [line for j in judged for line in credits(j.on)]
+    assert len(off) >= 10, off
+    assert len(on) <= len(off) // 20, on
