@@ -87,7 +87,7 @@ class Forwarder:
         self.host: bytes | None = (
             (upstream.host_port_subcomponent or "").encode() if config.rewrite_host else None
         )
-        # aiohttp has no write timeout: `_request_body` bounds the writes of a request body.
+        # aiohttp has no write timeout: `_Upload` keeps it for request bodies.
         self.timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
         )
@@ -132,20 +132,22 @@ class Forwarder:
             raise UpstreamFailure(503, "the proxy is not started (its lifespan did not run)")
         if any(name == b"upgrade" for name, _ in scope["headers"]):
             raise UpstreamFailure(501, "protocol upgrades (WebSocket) are not proxied")
-        body_read = anyio.Event()
         # The watcher is a bare asyncio task (uvicorn runs on asyncio), cancelled without waiting for it: a
         # task group costs ~0.2 ms a request, mostly the loop turn it spends waiting for the cancelled child.
         # It cancels through the scope, which does nothing once the exchange is over.
         with anyio.CancelScope() as exchange:
-            watcher = asyncio.get_running_loop().create_task(_cancel_when_gone(receive, body_read, exchange))
+            upload = _Upload(exchange, self.write_timeout)
+            watcher = asyncio.get_running_loop().create_task(_cancel_when_gone(receive, upload))
             try:
-                await self._exchange(self.client, scope, receive, send, body_read)
+                await self._exchange(self.client, scope, receive, send, upload)
             except ClientGone:
                 pass
             finally:
                 watcher.cancel()
+        if upload.stalled:
+            raise UpstreamFailure(504, "the origin stopped reading the request body")
 
-    def _request(self, scope: Scope, receive: Receive, body_read: anyio.Event) -> dict[str, Any]:
+    def _request(self, scope: Scope, receive: Receive, upload: _Upload) -> dict[str, Any]:
         """The arguments of the origin request for `ClientSession.request`."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         query: bytes = scope.get("query_string", b"")
@@ -160,9 +162,9 @@ class Forwarder:
         )
         body: AsyncIterator[bytes] | None = None
         if _has_body(scope["headers"]):
-            body = _request_body(receive, body_read, self.write_timeout)
+            body = _request_body(receive, upload)
         else:
-            body_read.set()
+            upload.read.set()
         return {
             "method": scope["method"],
             # encoded: the path and query go out as the client wrote them, never re-quoted.
@@ -178,7 +180,7 @@ class Forwarder:
         scope: Scope,
         receive: Receive,
         send: Send,
-        body_read: anyio.Event,
+        upload: _Upload,
     ) -> None:
         if self.slots.locked():
             try:
@@ -189,7 +191,7 @@ class Forwarder:
         else:
             await self.slots.acquire()
         try:
-            await self._forward(client, self._request(scope, receive, body_read), scope, send)
+            await self._forward(client, self._request(scope, receive, upload), scope, send)
         finally:
             self.slots.release()
 
@@ -246,14 +248,28 @@ def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
     return False
 
 
-async def _request_body(
-    receive: Receive, body_read: anyio.Event, write_timeout: float
-) -> AsyncIterator[bytes]:
-    """The client's body as it arrives; `body_read` is set once it is all read (or the client left).
+class _Upload:
+    """What the exchange, its request body and the watcher share: whether the body is all read, and the
+    write timeout. aiohttp's body writer asks for the next chunk once the last one is written, so a chunk
+    not taken back within the timeout is a write to the origin that blocks: the exchange is then cancelled
+    (cancelling only the writer would leave the request waiting: aiohttp closes the origin connection
+    gracefully, which waits for the unsent data) and answered 504."""
 
-    aiohttp's body writer asks for the next chunk once the last one is written: a write to the origin that
-    blocks for longer than `write_timeout` is ended by cancelling the writer, which closes the connection
-    (the client gets a 502)."""
+    __slots__ = ("exchange", "read", "stalled", "write_timeout")
+
+    def __init__(self, exchange: anyio.CancelScope, write_timeout: float) -> None:
+        self.exchange = exchange
+        self.read = anyio.Event()
+        self.stalled = False
+        self.write_timeout = write_timeout
+
+    def stall(self) -> None:
+        self.stalled = True
+        self.exchange.cancel()
+
+
+async def _request_body(receive: Receive, upload: _Upload) -> AsyncIterator[bytes]:
+    """The client's body as it arrives; `upload.read` is set once it is all read (or the client left)."""
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -261,22 +277,21 @@ async def _request_body(
             if message["type"] == "http.disconnect":
                 raise ClientGone
             chunk: bytes = message.get("body", b"")
-            writer = asyncio.current_task()
-            if chunk and writer is not None:
-                stalled = loop.call_later(write_timeout, writer.cancel)
+            if chunk:
+                timer = loop.call_later(upload.write_timeout, upload.stall)
                 try:
                     yield chunk
                 finally:
-                    stalled.cancel()
+                    timer.cancel()
             if not message.get("more_body", False):
                 return
     finally:
-        body_read.set()
+        upload.read.set()
 
 
-async def _cancel_when_gone(receive: Receive, body_read: anyio.Event, scope: anyio.CancelScope) -> None:
+async def _cancel_when_gone(receive: Receive, upload: _Upload) -> None:
     """Once the body is read, the next message can only be the client's disconnect: cancel the exchange."""
-    await body_read.wait()
+    await upload.read.wait()
     while (await receive())["type"] != "http.disconnect":
         pass
-    scope.cancel()
+    upload.exchange.cancel()
