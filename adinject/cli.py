@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_proxy_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`adinject proxy` (adinject/proxy/): its flags; httpx and uvicorn are imported only when it runs."""
+    """`adinject proxy` (adinject/proxy/): its flags; aiohttp and uvicorn are imported only when it runs."""
     from adinject.proxy.server import add_command
 
     add_command(sub)

@@ -22,8 +22,8 @@ from adinject.proxy.config import CONFIG_ENV, ProxyConfig, build_parser, resolve
 logger = logging.getLogger("adinject.proxy")
 
 MISSING = (
-    "adinject proxy needs httpx and uvicorn: pip install 'adinject[proxy]' "
-    "(or pip install httpx uvicorn); missing: {name}"
+    "adinject proxy needs aiohttp and uvicorn: pip install 'adinject[proxy]' "
+    "(or pip install aiohttp uvicorn); missing: {name}"
 )
 
 
@@ -40,7 +40,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def run(config: ProxyConfig) -> int:
     try:
-        import httpx  # noqa: F401
+        import aiohttp  # noqa: F401
         import uvicorn
     except ImportError as exc:
         print(MISSING.format(name=exc.name), file=sys.stderr)

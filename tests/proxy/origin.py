@@ -229,6 +229,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await stall(receive, send, query)
     elif path == "/drip":
         await drip(receive, send)
+    elif path == "/deaf":
+        # Never reads the request body: once the buffers between are full, the proxy's writes block.
+        await asyncio.sleep(float(query.get("s", "5")))
+        await whole(send, 200, b"text/plain", b"late\n")
     elif path == "/hop":
         await hop(send)
     elif path == "/redirect":

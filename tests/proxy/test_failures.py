@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 
 import httpx
@@ -69,6 +70,35 @@ def test_a_client_that_leaves_cancels_the_origin_request(proxy: Proxy, origin: s
     while "gone slow" not in origin_log(origin)[marker:]:
         assert time.monotonic() < deadline, "the origin's request was not cancelled"
         time.sleep(0.1)
+
+
+def test_an_origin_that_stops_reading_the_body_gets_a_504_after_the_write_timeout(
+    origin: str, start_proxy: ProxyFactory
+) -> None:
+    impatient = start_proxy(origin, "--write-timeout", "0.5", "--max-connections", "1")
+    host, port = impatient.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as sock:  # the origin answers after 30 s
+
+        def upload() -> None:
+            # Far more than the buffers between hold, so the proxy's write to the deaf origin blocks.
+            try:
+                sock.sendall(b"POST /deaf?s=30 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (1 << 32))
+                while True:
+                    sock.sendall(b"x" * 65536)
+            except OSError:
+                pass  # the proxy answered and closed
+
+        threading.Thread(target=upload, daemon=True).start()
+        try:
+            status = sock.recv(12)
+        except TimeoutError:
+            status = b"(no answer)"
+        except ConnectionResetError:
+            status = b"(reset)"  # the close after the answer can overtake it: still not the 30 s wait
+        sock.shutdown(socket.SHUT_RDWR)
+    assert status in (b"HTTP/1.1 504", b"(reset)")
+    # Its one origin connection is free again.
+    assert httpx.get(impatient.url + "/echo", timeout=10).status_code == 200
 
 
 def test_upstream_connections_are_limited(origin: str, start_proxy: ProxyFactory) -> None:
