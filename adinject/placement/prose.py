@@ -232,9 +232,13 @@ def _judge_one(
     el: Element, text: str, words: int, links: list[Element] | None, max_link_density: float
 ) -> str | None:
     if links:
-        share = _link_share(links, text)
-        if share > max_link_density:
-            return f"{share:.0%} link text, over max_link_density {max_link_density:g}"
+        linked = "".join([a.text for a in links])
+        # Every word is at least one visible character, so a paragraph whose raw link text is within the
+        # limit of its word count is within the limit of its visible characters: settled without counting.
+        if len(linked) > max_link_density * words:
+            share = _link_share(linked, text)
+            if share > max_link_density:
+                return f"{share:.0%} link text, over max_link_density {max_link_density:g}"
     names = el.attr("class")  # a string, and several times cheaper than reading el.attrs
     marked = _marked_by_class(names) if names else None
     if marked is not None:
@@ -427,12 +431,12 @@ def _all_capitals(line: str) -> bool:
     return len(letters) > 1 and all(ch.isupper() for ch in letters)
 
 
-def _link_share(links: list[Element], text: str) -> float:
-    """The share of the paragraph's visible characters (whitespace aside) that sit inside its links."""
+def _link_share(linked: str, text: str) -> float:
+    """The share of the paragraph's visible characters (whitespace aside) that sit inside its links
+    (`linked`: the text of its links, joined)."""
     total = _visible(text)
     if total == 0:
         return 0.0
-    linked = "".join([a.text for a in links])
     # Raw lengths bound the visible ones from above: most paragraphs are settled without the count.
     return min(1.0, (_visible(linked) if len(linked) > total * 0.2 else len(linked)) / total)
 
