@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -37,12 +38,12 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> 
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate `proc` (killed if it lingers past 10 s) and reap it."""
+def stop(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Terminate `proc` (killed if it lingers past `timeout` seconds) and reap it."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from adinject.engine import load_rules
 from adinject.metrics import FleetCollector
+from tests._support import processes
 from tests._support.http_testkit import UNIT_HTML, write_rules
 from tests._support.servers import live_gauge_pids, wait_for
 
@@ -59,12 +60,7 @@ def run(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subpro
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    processes.stop(server, timeout=30)  # gunicorn's graceful shutdown may take its workers' time
 
 
 @pytest.mark.slow

@@ -9,7 +9,6 @@ that does not boot on invalid rules.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._support import processes
 from tests._support.http_testkit import page, write_rules
+from tests._support.processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +70,6 @@ app = AdInjectWSGIMiddleware(inner, rules=os.environ["TEST_RULES"])
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def gunicorn(
     target: str, cwd: Path, env: dict[str, str], workers: int = 2, *extra: str
 ) -> tuple[subprocess.Popen[str], str]:
@@ -104,13 +99,8 @@ def wait_ready(proc: subprocess.Popen[str], url: str, timeout: float = 30.0) -> 
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """Stop gunicorn and return what it printed."""
+    processes.stop(proc)
     return proc.stdout.read() if proc.stdout else ""
 
 
