@@ -45,6 +45,7 @@ from adinject.targeting.facts import header
 __all__ = ["Annotated", "annotate", "rule_states", "unit_insertions"]
 
 _TAG = re.compile(rb"<([A-Za-z][^\t\n\f\r />]*)")
+_END_TAG = re.compile(rb"</[A-Za-z]")
 
 
 @dataclass
@@ -214,14 +215,14 @@ def _marker_edits(body: bytes, plan: Plan, sniffed: Sniffed) -> list[Edit]:
     for offset, mark in sorted(marks.items()):
         found_tag = _TAG.match(body, offset)
         if found_tag is None:
-            continue  # not a start tag where the engine said: draw nothing rather than something wrong
+            if mark.labels and not mark.containers and _END_TAG.match(body, offset):
+                # The last run of text of a block split by blank lines ends at the block's end tag: the
+                # label goes right before it, as before the <br> ending any other run.
+                span = f'<span class="adinject-debug-run" {" ".join(_paragraph_attrs(mark))}></span>'
+                chunks.append(Edit(offset, encode_fragment(span, sniffed), order=1))
+            continue  # else not a tag where the engine said: draw nothing rather than something wrong
         tag = found_tag.group(1).decode("ascii", "replace").lower()
-        attrs = []
-        if mark.labels:
-            attrs.append(f'data-adinject-p="{"counted" if mark.counted else "out"}"')
-            attrs.append(f'data-adinject-label="{_attr(" | ".join(mark.labels))}"')
-        if mark.reasons and not mark.counted:
-            attrs.append(f'data-adinject-why="{_attr("; ".join(mark.reasons))}"')
+        attrs = _paragraph_attrs(mark)
         if mark.containers:
             attrs.append(f'data-adinject-container="{_attr("; ".join(mark.containers))}"')
         if tag in VOID:
@@ -232,6 +233,16 @@ def _marker_edits(body: bytes, plan: Plan, sniffed: Sniffed) -> list[Edit]:
             continue
         chunks.append(Edit(found_tag.end(1), encode_fragment(" " + " ".join(attrs), sniffed), order=1))
     return chunks
+
+
+def _paragraph_attrs(mark: _Mark) -> list[str]:
+    attrs = []
+    if mark.labels:
+        attrs.append(f'data-adinject-p="{"counted" if mark.counted else "out"}"')
+        attrs.append(f'data-adinject-label="{_attr(" | ".join(mark.labels))}"')
+    if mark.reasons and not mark.counted:
+        attrs.append(f'data-adinject-why="{_attr("; ".join(mark.reasons))}"')
+    return attrs
 
 
 def _attr(text: str) -> str:

@@ -525,10 +525,10 @@ class Rule(_Strict):
         ),
     )
     ignore_inside: list[str] = Field(
-        default_factory=lambda: ["blockquote", "figure", "table", "aside", "li"],
+        default_factory=lambda: ["figure", "table", "aside", "li"],
         description="Paragraphs inside an element matching one of these selectors are not counted.",
     )
-    min_paragraph_words: int = Field(default=1, ge=0, description="Shorter paragraphs are not counted.")
+    min_paragraph_words: int = Field(default=5, ge=0, description="Shorter paragraphs are not counted.")
     max_paragraph_words: int | None = Field(
         default=None, ge=1, description="Longer paragraphs are not counted."
     )

@@ -170,6 +170,19 @@ def blank_line_after(br: Element) -> bool:
     return nxt is not None and nxt.tag == "br"
 
 
+def quote_around(el: Element, container: Element | None) -> Element | None:
+    """The outermost <blockquote> around `el` below the container: a quoted passage's paragraphs count, but
+    a unit goes around the quote, never into it (an ad between two paragraphs of a quotation reads as part
+    of it). A container that is itself a quote, or sits in one, is the article, not a quotation in it."""
+    found = None
+    walker = el.parent
+    while isinstance(walker, Element) and walker is not container:
+        if walker.tag == "blockquote":
+            found = walker
+        walker = walker.parent
+    return found if walker is container else None
+
+
 def inside(inner: Element, outer: Element) -> bool:
     """Whether `inner` is a descendant of `outer`."""
     walker = inner.parent

@@ -22,9 +22,15 @@ class Candidate:
     words: int
     counted: bool
     left_out: str | None = None
+    ends_block: bool = False  # `el` is a block standing for its last run of text, which ends at its end tag
 
     def start(self) -> int:
-        """Normalised offset of the start tag (computed on demand: source locations cost a few objects)."""
+        """Normalised offset of the start tag (computed on demand: source locations cost a few objects); for
+        a block standing for its last run of text, of its end tag, where that run sits."""
+        if self.ends_block:
+            loc = self.el.source_location
+            if loc is not None and loc.end_tag is not None:
+                return loc.end_tag.start_offset
         return _start(self.el)
 
 
@@ -46,7 +52,7 @@ def collect(
     out: list[Candidate] = []
     cache = words_cache if words_cache is not None else {}
     found = container.select(rule.paragraphs)
-    runs = extra_paragraphs(container, rule, cache, auto=auto)
+    runs, run_blocks = extra_paragraphs(container, rule, cache, auto=auto)
     if runs:
         # Runs of text ended by a blank line count as paragraphs too, in document order; their texts come
         # with them (a run is no element whose text could be read).
@@ -54,7 +60,7 @@ def collect(
             if el not in cache:  # counted already when they voted for the container
                 cache[el] = (text, count_words(text))
         found = sorted([*found, *(el for el, _ in runs)], key=run_order)
-    surroundings = _Surroundings(container, ignore, auto)
+    surroundings = _Surroundings(container, ignore, auto, rule.boilerplate_filter)
     own, above = surroundings.own, surroundings.above
     # Read once: the loop below runs for every paragraph of the page. With the plain "p" selector a
     # match is never counted as nested in another (see _nested_paragraph).
@@ -80,7 +86,8 @@ def collect(
                 reason = f"{words} words, more than max_paragraph_words ({max_words})"
             elif text_filter is not None:
                 reason = text_filter.reason(text)
-        append(candidate := Candidate(el, text if keep_text else "", words, reason is None, reason))
+        candidate = Candidate(el, text if keep_text else "", words, reason is None, reason, el in run_blocks)
+        append(candidate)
         if reason is None and rule.boilerplate_filter:
             judged.append((candidate, text))
     _leave_out_boilerplate(judged, rule.max_link_density)
@@ -124,7 +131,7 @@ class _TextFilter:
         return None
 
 
-_HIDDEN_REASON = "hidden from readers (hidden, aria-hidden or display:none)"
+_HIDDEN_REASON = "hidden from readers (hidden, aria-hidden, display:none or visibility:hidden)"
 
 
 class _Surroundings:
@@ -134,11 +141,12 @@ class _Surroundings:
     one walk per distinct ancestor instead of selector matching up the tree for every paragraph.
     """
 
-    __slots__ = ("_any", "_auto", "_ignore", "_memo")
+    __slots__ = ("_any", "_auto", "_embeds", "_ignore", "_memo")
 
-    def __init__(self, container: Element, ignore: str, auto: bool) -> None:
+    def __init__(self, container: Element, ignore: str, auto: bool, embeds: bool) -> None:
         self._ignore = ignore
         self._auto = auto
+        self._embeds = embeds  # the boilerplate filter leaves out embedded posts and pull quotes
         # The container's own verdict seeds the memo, so every walk up stops there.
         self._memo: dict[object, str | None] = {
             container: _HIDDEN_REASON if container.closest(_HIDDEN) is not None else None
@@ -178,6 +186,10 @@ class _Surroundings:
         matched = el.matches(self._any)
         if matched and self._ignore and el.matches(self._ignore):
             return f"inside <{el.tag}> (ignore_inside)"
+        if self._embeds and el.tag == "blockquote":
+            quoted = _embedded_post(el)
+            if quoted is not None:
+                return quoted
         if self._auto:
             block = _boilerplate_block_of(el)
             if block is not None:
@@ -215,7 +227,27 @@ def _boilerplate_block_of(el: Element) -> str | None:
     return None
 
 
-_HIDDEN = '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"]'
+# A <blockquote> is a quotation, and its paragraphs are article text; but social networks' embed codes are
+# blockquotes too (a tweet's text, an Instagram caption), and a pull quote repeats a line of the article.
+_EMBED = re.compile(
+    r"tweet|twitter|instagram|tiktok|reddit|bluesky|mastodon|threads|text-post|tumblr|facebook|fb-|embed|"
+    r"pull-?quote"
+)
+
+
+def _embedded_post(el: Element) -> str | None:
+    names = el.attr("class") or ""
+    found = _EMBED.search(names.lower())
+    if found is None:
+        return None
+    what = "a pull quote" if "pull" in found.group(0) else "an embedded social post"
+    return f"inside <blockquote class={names.strip()!r}>, {what}, not the article's own text"
+
+
+_HIDDEN = (
+    '[hidden], [aria-hidden="true"], [style*="display:none"], [style*="display: none"], '
+    '[style*="visibility:hidden"], [style*="visibility: hidden"]'
+)
 
 
 def _start(el: Element) -> int:
@@ -263,6 +295,8 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
             elif isinstance(child, Element) and child.tag in INLINE:
                 pending_br = None
                 text.append(child.text)
+            elif isinstance(child, Element) and _renders_nothing(child):
+                continue  # an empty clearing <div>, a script: nothing a reader sees ends the run there
             elif isinstance(child, Element):
                 text = []  # a block element ends the run without a blank line: not a paragraph of ours
                 pending_br = None
@@ -273,18 +307,67 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
     return runs
 
 
+_UNREAD = frozenset({"script", "style", "template", "noscript"})
+_SEEN_EMPTY = "img, picture, video, iframe, embed, object, svg, canvas, audio, input, select, textarea"
+
+
+def _renders_nothing(el: Element) -> bool:
+    """Whether a block shows a reader nothing: code, or an element with no text and no media."""
+    if el.tag in _UNREAD:
+        return True
+    return not el.text.strip() and el.select_one(_SEEN_EMPTY) is None
+
+
+def code_free_texts(doc: Document) -> dict[Element, tuple[str, int]]:
+    """The text and words of each <p> holding a script, a style sheet or a template, that code left out.
+
+    An element's text includes the code inside it, which no reader sees: a <p> holding an ad script
+    would count as a paragraph of a thousand words. Such <p>s are few, and found from the code upwards
+    (the document's tag index answers the select), so pages without them pay one small query."""
+    out: dict[Element, tuple[str, int]] = {}
+    # One query per tag: a selector list is matched element by element over the whole page (~100 µs on a
+    # news page), a single compound selector goes through the tag index (~2 µs).
+    for selector in _CODE_IN_P:
+        for code in doc.select(selector):
+            holder = code.closest("p")
+            if holder is not None and holder not in out:
+                text = "".join(_readable_strings(holder))
+                out[holder] = (text, count_words(text))
+    return out
+
+
+_CODE_IN_P = tuple(f"p {tag}" for tag in sorted(_UNREAD))
+
+
+def _readable_strings(el: Element) -> list[str]:
+    out: list[str] = []
+    # A stack of child iterators rather than recursion: a deeply nested paragraph cannot exhaust the
+    # interpreter's recursion limit.
+    stack = [iter(el.children)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif isinstance(child, Text):
+            out.append(child.data)
+        elif isinstance(child, Element) and child.tag not in _UNREAD:
+            stack.append(iter(child.children))
+    return out
+
+
 def extra_paragraphs(
     container: Element, rule: Rule, words: dict[Element, tuple[str, int]], *, auto: bool
-) -> list[tuple[Element, str]]:
+) -> tuple[list[tuple[Element, str]], set[Element]]:
     """Paragraphs no selector finds, each with its text: runs of text between blank lines, and under
-    `container: auto` the `<div>`s of text a container may be written in. Only while `paragraphs` is `p`."""
+    `container: auto` the `<div>`s of text a container may be written in. Only while `paragraphs` is `p`.
+    Also the blocks among them that stand for their last run of text."""
     if rule.paragraphs.strip() != "p":
-        return []
+        return [], set()
     runs = br_runs(container) if rule.br_paragraphs else []
-    if auto:
-        blocks = {el for el, _ in runs}  # a block standing for its last run is no text <div> as well
+    blocks = {el for el, _ in runs if el.tag != "br"}
+    if auto:  # a block standing for its last run is no text <div> as well
         runs.extend(item for item in div_paragraphs(container, words) if item[0] not in blocks)
-    return runs
+    return runs, blocks
 
 
 def run_order(el: Element) -> tuple[int, int]:

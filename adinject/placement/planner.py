@@ -15,9 +15,9 @@ from functools import lru_cache
 from turbohtml import Document, Element, SelectorSyntaxError, Text
 
 from adinject.language.schema import AUTO, Placement, Rule, Settings
-from adinject.placement.blocks import boundary_past_wrapper, with_div_paragraphs
+from adinject.placement.blocks import boundary_past_wrapper, inside, quote_around, with_div_paragraphs
 from adinject.placement.container import find_article, marked_article
-from adinject.placement.paragraphs import Candidate, br_runs, collect
+from adinject.placement.paragraphs import Candidate, br_runs, code_free_texts, collect
 from adinject.placement.safety import (
     Boundary,
     Hazards,
@@ -84,10 +84,11 @@ def plan_page(
     plan = PagePlan()
     hazards = Hazards(doc)
     page = _PageState(cap=settings.max_units_per_page)
+    code_free = code_free_texts(doc)
     for rule in rules:
         trace = RuleTrace(rule=rule.name, matched_url=True)
         plan.traces.append(trace)
-        words_cache: dict[Element, tuple[str, int]] = {}
+        words_cache: dict[Element, tuple[str, int]] = dict(code_free)
         container, found_by = _find_container(doc, rule, words_cache)
         if container is None:
             plan.skipped.append(
@@ -433,19 +434,44 @@ def _boundary(state: _RuleState, k: int) -> Boundary | str:
     got = state.boundaries.get(k)
     if got is None:
         el = state.counted[k - 1].el
-        got = boundary_after(el, state.hazards)
-        if isinstance(got, str):  # in a list or an inline wrapper: the unit may go after the wrapper
-            later = state.counted[k].el if k < len(state.counted) else None
-            got = boundary_past_wrapper(el, later, state.hazards) or got
+        later = state.counted[k].el if k < len(state.counted) else None
+        quote = quote_around(el, state.container)
+        if quote is not None:
+            got = (
+                _QUOTE_GOES_ON
+                if later is not None and inside(later, quote)
+                else boundary_after(quote, state.hazards)
+            )
+        else:
+            got = boundary_after(el, state.hazards)
+            if isinstance(got, str):  # in a list or an inline wrapper: the unit may go after the wrapper
+                got = boundary_past_wrapper(el, later, state.hazards) or got
         state.boundaries[k] = got
     return got
+
+
+_QUOTE_GOES_ON = (
+    "it sits inside a quote (<blockquote>), and paragraphs after it do too: "
+    "the first place is after the quote"
+)
+_QUOTE_BEGUN = (
+    "it sits inside a quote (<blockquote>) after another of its paragraphs: "
+    "the last place is before the quote"
+)
 
 
 def _boundary_before(state: _RuleState, k: int) -> Boundary | str:
     got = state.before.get(k)
     if got is None:
         assert state.container is not None  # set for every rule that places
-        got = _place_before(state.counted[k - 1].el, state.container, state.hazards)
+        el = state.counted[k - 1].el
+        quote = quote_around(el, state.container)
+        if quote is None:
+            got = _place_before(el, state.container, state.hazards)
+        elif k > 1 and inside(state.counted[k - 2].el, quote):
+            got = _QUOTE_BEGUN
+        else:
+            got = _place_before(quote, state.container, state.hazards)
         state.before[k] = got
     return got
 

@@ -42,7 +42,8 @@ _OPENING = re.compile(
     |(?P<credit>(?:photo|photograph|photography|image|picture|illustration|graphic|video|source|credit|
         top\ photo|cover\ photo|header\ image|featured\ image|foto|bild|imagen|crédit|quelle|fuente)s?
         (?:\ (?:by|credit|courtesy))?\s*[:|/]|(?:photo|image|video|illustration)\ by\b|
-        getty\ images\b|ap\ photo\b)
+        getty\ images\b|ap\ photo\b|
+        (?:原标题|責任編輯|责任编辑|編輯|编辑|来源|來源|作者|图注|圖說|图片来源|摄影|攝影|记者|記者)\s*[:：︱|])
     |(?P<dateline>(?:updated|published|posted|last\ updated|last\ modified|first\ published|modified|
         publié|mis\ à\ jour|actualizado|publicado|atualizado|aktualisiert|veröffentlicht|aggiornato|
         pubblicato)\b)
@@ -106,7 +107,7 @@ _OPENING_WORD_LIST = """
     advertiser affiliate sponsored paid this i as copyright all a terms privacy originally was when if our
     for correction
     clarification editor editors update bio about advertisement coordinates ad anzeige publicité
-    publicidad
+    publicidad 原标题 責任編輯 责任编辑 編輯 编辑 来源 來源 作者 图注 圖說 图片来源 摄影 攝影 记者 記者
 """
 _OPENING_WORDS = frozenset(_OPENING_WORD_LIST.split())
 _KIND = {
@@ -179,19 +180,25 @@ def judge(paragraphs: Sequence[Paragraph], texts: Sequence[str], max_link_densit
     """
     links_wanted = max_link_density < 1.0
     verdicts: list[str | None] = []
-    undecided: list[int] = []
+    unclosed: list[int] = []
     for i, (p, text) in enumerate(zip(paragraphs, texts, strict=True)):
         el = p.el
         # Most paragraphs hold no link: select_one answers that at half the cost of select.
         links = el.select("a") if links_wanted and el.select_one("a") is not None else None
         verdict = _judge_one(el, text, p.words, links, max_link_density)
-        if verdict is _UNCLOSED and i + 1 < len(texts) and _starts_lower(texts[i + 1]):
-            verdict = _UNDECIDED  # the sentence goes on in the next block: a line break, not a heading
-        elif verdict is _UNCLOSED:
-            verdict = f"short line without closing punctuation ({p.words} words): a subheading or label"
-        if verdict is _UNDECIDED:
-            undecided.append(i)
+        if verdict is _UNCLOSED:
+            unclosed.append(i)
         verdicts.append(verdict)
+    for i in unclosed:
+        # The sentence goes on in the next block (a line break, not a heading) only when that block reads
+        # as prose or is undecided: "Links" above a list of link lines is a label.
+        following = verdicts[i + 1] if i + 1 < len(verdicts) else "none"
+        if following in (None, _UNDECIDED, _UNCLOSED) and _starts_lower(texts[i + 1]):
+            verdicts[i] = _UNDECIDED
+        else:
+            words = paragraphs[i].words
+            verdicts[i] = f"short line without closing punctuation ({words} words): a subheading or label"
+    undecided = [i for i, verdict in enumerate(verdicts) if verdict is _UNDECIDED]
     if undecided:
         _smooth(verdicts, undecided)
     return verdicts
@@ -358,7 +365,9 @@ def _opening_holds(kind: str, text: str, opening: re.Match[str], words: int) -> 
     if kind == "dateline":
         # Mostly dates and times: "Updated figures show …" is a sentence.
         return words <= _DATELINE_MAX_WORDS and _date_share(text) >= 0.5
-    if kind in ("cta", "related", "label", "tags"):
+    if kind in ("cta", "related", "label", "tags", "note"):
+        # A long paragraph opening so is the article going on ("Update: since this story ran, the
+        # company has said …"), not a line about it.
         return words <= 30
     return True
 

@@ -115,7 +115,10 @@ class Article:
 
     words: list[str]
     paragraph_starts: list[int]
-    grams: dict[tuple[str, ...], int]
+    # Every place each run of one to ten words ends, in order: a run can occur more than once (pages of
+    # identical lorem-ipsum paragraphs, a repeated refrain), and the k-th time a reader meets it on the
+    # page is its k-th place in the article.
+    grams: dict[tuple[str, ...], list[int]]
     joined: str  # the words, each between spaces
 
     def holds(self, text: str) -> bool:
@@ -128,16 +131,18 @@ class Article:
         reader = _ArticleReader()
         reader.walk(parse(data), counted=True)
         words = reader.words
-        grams: dict[tuple[str, ...], int] = {}
+        grams: dict[tuple[str, ...], list[int]] = {}
         for i in range(len(words)):
             for n in range(1, 11):
                 if i + n <= len(words):
-                    grams.setdefault(tuple(words[i : i + n]), i + n)
+                    grams.setdefault(tuple(words[i : i + n]), []).append(i + n)
         return cls(words, reader.starts, grams, f" {' '.join(words)} ")
 
-    def end_of(self, before: list[str]) -> int | None:
-        """Where in the article the words `before` end, if they are a run of it."""
-        return self.grams.get(tuple(before)) if before else None
+    def end_of(self, before: list[str], seen: int = 1) -> int | None:
+        """Where in the article the words `before` end, if they are a run of it: the place of their
+        `seen`-th occurrence (the last one if the page repeats them more often than the article does)."""
+        ends = self.grams.get(tuple(before)) if before else None
+        return ends[min(seen, len(ends)) - 1] if ends else None
 
     def paragraphs_after(self, position: int) -> int:
         return sum(1 for s in self.paragraph_starts if s >= position)
@@ -168,6 +173,7 @@ _ROLES = frozenset(
     | {"historian", "critic", "contributor", "photographer"}
 )
 _CREDIT_MAX_WORDS = 45
+_SUBHEADING_MAX_WORDS = 12
 
 
 def not_a_paragraph(words: list[str]) -> bool:
@@ -195,22 +201,31 @@ class _ArticleReader:
     def __init__(self) -> None:
         self.words: list[str] = []
         self.linked: list[bool] = []  # for each word, whether it is link text
+        self.bold: list[bool] = []  # for each word, whether it is bold (<b>, <strong>)
+        self.capitals: list[bool] = []  # for each word, whether it is written in capitals
         self.starts: list[int] = []
         self._links = 0  # how many <a> the walk is inside
+        self._bold = 0  # how many <b> or <strong> the walk is inside
 
     def _close(self, start: int | None) -> None:
         if start is None or len(self.words) - start < 5:
             return
         words = self.words[start:]
-        # A line mostly of link text is a related-link line, which issue 12 says is no article paragraph.
-        if 2 * sum(self.linked[start:]) <= len(words) and not not_a_paragraph(words):
-            self.starts.append(start)
+        # A line mostly of link text is a related-link line, and a short line all in bold or in capitals a
+        # subheading: issue 12 says neither is an article paragraph.
+        if 2 * sum(self.linked[start:]) > len(words) or not_a_paragraph(words):
+            return
+        if len(words) <= _SUBHEADING_MAX_WORDS and (all(self.bold[start:]) or all(self.capitals[start:])):
+            return
+        self.starts.append(start)
 
     def _text(self, text: str | None) -> None:
         if text:
-            found = WORD.findall(text.lower())
-            self.words.extend(found)
+            found = WORD.findall(text)
+            self.words.extend(w.lower() for w in found)
             self.linked.extend([self._links > 0] * len(found))
+            self.bold.extend([self._bold > 0] * len(found))
+            self.capitals.extend(w.isupper() or not w.isalpha() for w in found)
 
     def walk(self, el: _Element, counted: bool) -> None:
         tag = _tag(el)
@@ -220,6 +235,10 @@ class _ArticleReader:
             self._links += 1
             self._walk(el, tag, counted)
             self._links -= 1
+        elif tag in ("b", "strong"):
+            self._bold += 1
+            self._walk(el, tag, counted)
+            self._bold -= 1
         else:
             self._walk(el, tag, counted)
 
@@ -248,7 +267,9 @@ class _ArticleReader:
             if ctag == "br" and last_br:
                 self._close(start)
                 start = len(self.words)
-            elif ctag and ctag not in INLINE and ctag != "br":
+            elif ctag and ctag != "br" and (ctag not in INLINE or _holds_blocks(child)):
+                # An inline element around blocks (HubSpot's <span> around the whole post body) renders
+                # them as blocks: its paragraphs are paragraphs.
                 self._close(start)
                 self.walk(child, counted=True)
                 start = len(self.words)
@@ -259,3 +280,7 @@ class _ArticleReader:
                 last_br = False
             self._text(child.tail)
         self._close(start)
+
+
+def _holds_blocks(el: _Element) -> bool:
+    return any(_tag(d) not in INLINE and _tag(d) not in ("", "br") for d in el.iterdescendants())

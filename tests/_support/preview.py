@@ -13,6 +13,7 @@ rules:
     pages: {paths: ["/news/**"]}
     container: article
     min_paragraph_words: 4
+    ignore_inside: [blockquote]
     place:
       - unit: ad
         after_paragraph: 2
@@ -22,6 +23,8 @@ rules:
   - name: also
     pages: {paths: ["/news/**"]}
     container: article
+    min_paragraph_words: 1
+    ignore_inside: [blockquote]
     place:
       - unit: box
         after_paragraph: 1

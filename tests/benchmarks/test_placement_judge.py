@@ -105,3 +105,37 @@ def test_prose_that_names_a_job_or_holds_a_link_is_still_a_paragraph() -> None:
         b"<p>The reporter asked the mayor twice about the repairs and got no answer.</p></body>"
     )
     assert article.paragraphs_after(0) == 3
+
+
+def test_a_paragraph_repeated_word_for_word_is_matched_in_reading_order() -> None:
+    # Five identical paragraphs: a unit after the third has two after it, though its ten preceding words
+    # also end the first and the second.
+    same = "<p>Lorem ipsum dolor sit amet, consectetur adipisicing elit, sed do eiusmod tempor.</p>"
+    tally = bench.Tally()
+    page = f"<html><body>{same * 3}{SLOT}{same * 2}</body></html>".encode()
+    article = bench.Article.read(f"<body>{same * 5}</body>".encode())
+    bench.judge_page(bench.render(bench.parse(page), bench.SLOT_CLASS), article, tally, "t")
+    assert (tally.after_article, tally.two_from_end) == (1, 1)
+
+
+def test_short_bold_or_capital_lines_are_subheadings_not_paragraphs() -> None:
+    article = bench.Article.read(
+        b"<body>"
+        + "".join(PARAS).encode()
+        + b"<p><strong><em>6 Days</em> (film, 1h34, Netflix)</strong></p>"
+        + b"<p>WHAT THE COUNCIL DECIDED ON TUESDAY NIGHT</p>"
+        + b"<p><strong>The council voted on Tuesday</strong> to close the library for a year.</p>"
+        + b"</body>"
+    )
+    # The last line is bold only in part: a paragraph.
+    assert article.paragraphs_after(0) == 4
+
+
+def test_paragraphs_inside_a_span_around_blocks_are_paragraphs() -> None:
+    # HubSpot and eHow put blocks inside <span>s; a browser renders them as blocks, and so does the judge.
+    article = bench.Article.read(
+        b"<body><article><span><span><div>"
+        + "".join(PARAS).encode()
+        + b"</div></span></span></article></body>"
+    )
+    assert article.paragraphs_after(0) == 3

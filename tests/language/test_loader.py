@@ -465,7 +465,7 @@ def test_the_manuals_related_unit_reads_the_context_the_shipped_rules_read(tmp_p
     write(tmp_path, "example.yaml", yaml.safe_dump(data))
     news = newsroom()
     related = news.related(news.by_slug(SEED_SLUG))
-    page = b"<!doctype html><meta charset=utf-8><article><p>One paragraph of words.</p></article>"
+    page = b"<!doctype html><meta charset=utf-8><article><p>One paragraph of a few words.</p></article>"
     result = load_rules(tmp_path).apply(page, url="/news/a", context={"related": related})
     assert [i.unit for i in result.insertions] == ["related"], result.skipped
     assert related[0]["title"].encode() in result.body

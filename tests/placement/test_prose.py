@@ -92,6 +92,8 @@ def rules(tmp_path: Path) -> Rules:
         ("<p>Copyright © 2019 The Associated Press. All rights reserved.</p>", "disclosure"),
         ("<p>Correction: An earlier version misspelled the mayor's name.</p>", "correction or editor's note"),
         ("<p>Advertisement</p>", "label line"),
+        ("<p>原标题：他晚于阿姆斯特朗登月 却是首个敢在月球喝酒的人</p>", "photo or source credit"),
+        ("<p>责任编辑：张三 王五</p>", "photo or source credit"),
         ("<p class='caption'>The library's reading room, in 1931.</p>", "its class says caption"),
         ("<p>THE DEAL</p>", "all-capitals"),
         ("<p><strong>Why it matters</strong></p>", "bold line"),
@@ -140,6 +142,11 @@ def test_a_caption_is_an_italic_line_right_under_an_image(rules: Rules) -> None:
         "<p>On this world, the human Samus Aran was born. [M1]</p>",
         "<p>El consejo votó el martes cerrar la biblioteca durante un año.</p>",
         "<p>议会周二投票决定关闭旧图书馆一年，以便修缮屋顶。</p>",
+        "<p>来源于此的说法很多，专家们对此意见不一。</p>",
+        # An update long enough to be the story going on, not a note about it.
+        "<p>Update: Since this story was published, the company has said it will refund every customer who "
+        "bought the device before March, and that it is working with regulators in three countries on a "
+        "recall.</p>",
         # Thai: a paragraph of a few space-separated runs, with no closing punctuation.
         "<p>สภาเมืองลงมติเมื่อวันอังคารให้ปิดห้องสมุดเก่าเป็นเวลาหนึ่งปีเพื่อซ่อมแซมหลังคา "
         "ผู้ที่ใช้ห้องอ่านหนังสือจะถูกส่งไปยังสาขาที่อยู่อีกฝั่งของแม่น้ำแทน ตามที่เจ้าหน้าที่ระบุ</p>",
@@ -158,6 +165,15 @@ def test_a_sentence_cut_in_two_by_markup_is_not_a_subheading(rules: Rules) -> No
     assert [reason for _, reason in found] == [None, None, None]
     # Followed by a capital, the same short line reads as a heading.
     assert reason_for(rules, "<p>Your options are limited: either</p>") is not None
+
+
+def test_a_label_above_link_lines_is_no_sentence_going_on(rules: Rules) -> None:
+    # "Links" has no closing punctuation and the next line starts in lower case, but that line is a link,
+    # not the rest of a sentence: the label is a label.
+    links = "".join(f"<p><a href='/{i}'>link</a></p>" for i in range(3))
+    found = verdicts(rules, PROSE[0] + "<p>Links</p>" + links + PROSE[1])
+    assert found[1][1] is not None and "without closing punctuation" in found[1][1]
+    assert [reason is None for _, reason in found] == [True, False, False, False, False, True]
 
 
 def test_a_terse_line_takes_its_neighbours_verdict(rules: Rules) -> None:
@@ -214,7 +230,8 @@ def test_auto_containers_are_judged_too(tmp_path: Path) -> None:
     rules = rules_from(
         tmp_path,
         'units:\n  ad:\n    html: \'<div class="ad" id="{{ slot.id }}">AD after {{ slot.paragraph }}</div>\'\n'
-        "rules:\n  - name: r\n    container: auto\n    place: [{unit: ad, after_paragraph: 1}]\n",
+        "rules:\n  - name: r\n    container: auto\n    min_paragraph_words: 1\n"
+        "    place: [{unit: ad, after_paragraph: 1}]\n",
     )
     found = verdicts(rules, "<p>Advertisement</p>" + "".join(PROSE))
     assert found[0][1] is not None and "label line" in found[0][1]
@@ -226,7 +243,8 @@ def test_explain_shows_why_a_line_was_left_out(tmp_path: Path, capsys: pytest.Ca
     folder.mkdir()
     (folder / "r.yaml").write_text(
         "units:\n  ad:\n    html: '<div class=\"ad\">AD</div>'\n"
-        "rules:\n  - name: r\n    container: article\n    place: [{unit: ad, after_paragraph: 1}]\n"
+        "rules:\n  - name: r\n    container: article\n    min_paragraph_words: 1\n"
+        "    place: [{unit: ad, after_paragraph: 1}]\n"
     )
     file = tmp_path / "page.html"
     file.write_bytes(

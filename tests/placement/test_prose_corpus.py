@@ -26,8 +26,18 @@ from tests._support.engine import rules_from
 pytestmark = pytest.mark.corpus
 
 PLACE = [{"unit": "u", "after_paragraph": 2, "repeat_every": 4, "max": 3}]
-ON = Rule.model_validate({"name": "on", "container": "auto", "place": PLACE})
-OFF = Rule.model_validate({"name": "off", "container": "auto", "boilerplate_filter": False, "place": PLACE})
+# Every line of a word or more reaches the judgement, so that these tests judge it rather than the default
+# min_paragraph_words (5), which leaves the shortest lines out before it.
+ON = Rule.model_validate({"name": "on", "container": "auto", "min_paragraph_words": 1, "place": PLACE})
+OFF = Rule.model_validate(
+    {
+        "name": "off",
+        "container": "auto",
+        "min_paragraph_words": 1,
+        "boilerplate_filter": False,
+        "place": PLACE,
+    }
+)
 
 # Lines a template puts into article bodies, in the words of issue 12 and of the notes on article text:
 # written here independently of the classifier's own patterns. None of them is a paragraph of a story.

@@ -161,7 +161,18 @@ BR = """\
 """
 
 
-@pytest.mark.parametrize("tail", ["", "<br>", "\n  <!-- end -->\n"])
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "",
+        "<br>",
+        "\n  <!-- end -->\n",
+        # Blogger's templates end the post with a clearing <div>; others with a script: neither shows a reader
+        # anything, so neither ends the run.
+        "\n<div style='clear: both;'></div>\n",
+        "<script>track()</script>",
+    ],
+)
 def test_the_last_br_run_is_a_paragraph_with_a_unit_after_its_block(tmp_path: Path, tail: str) -> None:
     runs = "<br><br>\n".join(f"{_words(i)} <b>bold</b>" for i in range(1, 5))
     page = _page(f'<div class="post-body">{runs}{tail}</div><p>Share this</p>')
@@ -175,6 +186,17 @@ def test_the_last_br_run_is_a_paragraph_with_a_unit_after_its_block(tmp_path: Pa
     check_first_law(page, result, mark="ad")
     assert _after(result.body) == ["3"]
     assert f"<br><br>{UNIT}\nSentence 4".encode() in result.body
+
+
+def test_a_run_ended_by_a_block_a_reader_sees_is_no_paragraph(tmp_path: Path) -> None:
+    runs = "<br><br>\n".join(_words(i) for i in range(1, 4))
+    page = _page(f'<div class="post-body">{runs}<div>Signed, the editors of this page</div></div>')
+    result = _rules(tmp_path, BR.format(where=-1)).apply(page, url="/a", headers=H, explain=True)
+    check_first_law(page, result, mark="ad")
+    # The third run ends at a block with text, not at a blank line or the block's end: uncounted, so the
+    # last counted paragraph is the second run.
+    assert [i.paragraph for i in result.insertions] == [2]
+    assert _after(result.body) == ["2"]
 
 
 def test_a_block_ended_by_a_blank_line_has_no_extra_run(tmp_path: Path) -> None:

@@ -184,6 +184,28 @@ def test_text_runs_between_line_breaks_get_a_label(tmp_path: Path) -> None:
     assert events(annotated.body, drop_ours=True) == events(annotated.result.body, drop_ours=False)
 
 
+def test_the_last_run_of_a_block_gets_its_label_before_the_blocks_end_tag(tmp_path: Path) -> None:
+    # The last run has no <br> after it: its block's end tag ends it, and the label goes right before that,
+    # not on the block's start tag (which may also be the container's, with a label of its own).
+    (tmp_path / "r.yaml").write_text(AUTO_RULES)
+    runs = "<br><br>".join(
+        f"Run {n} of a blog post written with line breaks only, long enough." for n in range(6)
+    )
+    body = (
+        f"<!doctype html><html><body><div class=post>{runs}<div style=clear:both></div></div></body></html>"
+    )
+    annotated = annotate(load_rules(tmp_path / "r.yaml"), body.encode(), url="/x")
+    labels = re.findall(
+        rb'<span class="adinject-debug-run" [^>]*data-adinject-label="([^"]*)"', annotated.body
+    )
+    assert len(labels) == 6
+    assert re.search(
+        rb"long enough\.<div style=clear:both></div><span class=\"adinject-debug-run\"[^>]*></span></div>",
+        annotated.body,
+    )
+    assert events(annotated.body, drop_ours=True) == events(annotated.result.body, drop_ours=False)
+
+
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_corpus_pages_parse_the_same_with_markers(tmp_path: Path) -> None:

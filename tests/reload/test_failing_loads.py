@@ -199,7 +199,9 @@ def test_a_change_made_during_a_slow_load_is_loaded_after_it(
 
 
 def _body(rules: Rules) -> bytes:
-    page = b"<!doctype html><article><p>One two three.</p><p>Four five six.</p></article>"
+    page = (
+        b"<!doctype html><article><p>One two three four five.</p><p>Six seven eight nine ten.</p></article>"
+    )
     return rules.apply(page, url="/news/a").body
 
 

@@ -42,9 +42,7 @@ rules:
       - unit: ad
         after_paragraph: 1
 """
-PAGE = (
-    b"<!doctype html><html><body><article><p>One two three.</p><p>Four five six.</p></article></body></html>"
-)
+PAGE = b"<!doctype html><html><body><article><p>One two three four five.</p><p>Six seven eight nine ten.</p></article></body></html>"
 
 
 def write(folder: Path, marker: str = "v1", *, rule: str = RULE) -> Path:
