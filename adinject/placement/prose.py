@@ -42,7 +42,7 @@ _OPENING = re.compile(
     |(?P<credit>(?:photo|photograph|photography|image|picture|illustration|graphic|video|source|credit|
         top\ photo|cover\ photo|header\ image|featured\ image|foto|bild|imagen|crédit|quelle|fuente)s?
         (?:\ (?:by|credit|courtesy))?\s*[:|/]|(?:photo|image|video|illustration)\ by\b|
-        getty\ images\b|ap\ photo\b|
+        getty\ images\b|ap\ photo\b|image\ (?:copyright|caption|source)\b|
         (?:原标题|責任編輯|责任编辑|編輯|编辑|来源|來源|作者|图注|圖說|图片来源|摄影|攝影|记者|記者)\s*[:：︱|])
     |(?P<dateline>(?:updated|published|posted|last\ updated|last\ modified|first\ published|modified|
         publié|mis\ à\ jour|actualizado|publicado|atualizado|aktualisiert|veröffentlicht|aggiornato|
@@ -67,7 +67,9 @@ _OPENING = re.compile(
         become\ a\ (?:member|subscriber|patron)|register\ (?:now|for|here|today)|
         listen\ to\ (?:the|our)\ (?:full|latest|podcast)|watch\ (?:the|our)\ (?:full|latest)|want\ more|
         like\ what\ you|enjoy(?:ed)?\ this|we['’]?re\ interested\ in\ your\ feedback|
-        (?:have|got)\ a\ (?:news\ )?tip|
+        (?:have|got)\ a\ (?:[\w-]+\ ){0,2}tip|
+        read\ (?:the\ )?(?:full|original|complete)\ (?:story|article|report)|
+        (?:contact|email)\ [^.!?\n]{0,40}?\ at\ \S+@|
         for\ (?:more|the\ latest)\b[^.!?\n]{0,60}?\b(?:follow|subscribe|sign\ up|download|like\ us)|
         abonnez-vous|suivez-nous|suscríbete|síguenos|inscreva-se|
         abonnieren\ sie|folgen\ sie)\b)
@@ -84,7 +86,7 @@ _OPENING = re.compile(
         )\b|(?:disclosure|disclaimer)\s*:|copyright\s*(?:©|\(c\)|\d{4})|©|
         (?:terms\ of\ (?:use|service)|privacy\ policy)\s*(?:[|·•,.]|$))
     |(?P<note>(?:correction|clarification|editor['’]?s\ note|editors['’]?\ note|update)\s*[:—–-]|
-        this\ (?:version|story|article)\ (?:has\ been\ |was\ )?(?:corrects|updated|corrected)\b)
+        this\ (?:version|story|article)\ (?:has\ been\ |was\ )?(?:corrects|updated|corrected|amended)\b)
     |(?P<label>(?:bio|about\ the\ author|advertisement|sponsored\ content|coordinates|ad|anzeige|
         publicité|publicidad)\s*(?::|$))
     )""",
@@ -262,6 +264,8 @@ def _judge_one(
             start = " ".join(text.split()[:3])
             return f"{_KIND[kind]} (starts {start!r})"
     if words <= _CAPTION_MAX_WORDS:
+        if text.lstrip()[:1] in "([" and _BRACKETED_CREDIT.match(text):
+            return "a note or credit in brackets"
         if "contributed" in text and _CONTRIBUTED.search(text):
             return "credit line (… contributed to this report)"
         if first is not None and first.group(1) and first.group(1)[0].isupper():
@@ -292,6 +296,13 @@ def _marked_by_class(names: str) -> str | None:
 
 
 _CAPTION_MAX_WORDS = 30
+# Wire services close a story with its credits in brackets: "(Reporting by Jane Doe in London; Editing by
+# John Roe)". A bracketed aside of the story's own ("(He declined to comment.)") names no such role.
+_BRACKETED_CREDIT = re.compile(
+    r"\s*[(\[][^()\[\]]*\b(?:reporting|editing|writing|compiled|produced|translated|translation|graphics?|"
+    r"photos?|additional\ reporting)\ by\b[^()\[\]]*[)\]]\W*$",
+    re.IGNORECASE | re.X,
+)
 _CONTRIBUTED = re.compile(
     r"\bcontributed\ (?:reporting\ )?to\ this\ (?:report|story|article)", re.IGNORECASE | re.X
 )

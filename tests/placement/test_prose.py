@@ -92,6 +92,19 @@ def rules(tmp_path: Path) -> Rules:
         ("<p>Copyright © 2019 The Associated Press. All rights reserved.</p>", "disclosure"),
         ("<p>Correction: An earlier version misspelled the mayor's name.</p>", "correction or editor's note"),
         ("<p>Advertisement</p>", "label line"),
+        (
+            "<p>(Reporting by Jane Doe in London and John Roe in Paris; Additional reporting by Ann Lee; "
+            "Editing by Mark Potter and Alison Williams)</p>",
+            "note or credit in brackets",
+        ),
+        (
+            "<p>Image copyright Getty Images Image caption The queen arrived at noon</p>",
+            "photo or source credit",
+        ),
+        ("<p>This article was amended on 3 May 2019 to correct the spelling of a name.</p>", "correction"),
+        ("<p>Got a confidential news tip? We want to hear from you.</p>", "call to action"),
+        ("<p>Contact Jane Doe at jdoe@example.com or on Twitter.</p>", "call to action"),
+        ("<p>Read the full story at The Atlantic.</p>", "call to action"),
         ("<p>原标题：他晚于阿姆斯特朗登月 却是首个敢在月球喝酒的人</p>", "photo or source credit"),
         ("<p>责任编辑：张三 王五</p>", "photo or source credit"),
         ("<p class='caption'>The library's reading room, in 1931.</p>", "its class says caption"),
@@ -143,6 +156,8 @@ def test_a_caption_is_an_italic_line_right_under_an_image(rules: Rules) -> None:
         "<p>El consejo votó el martes cerrar la biblioteca durante un año.</p>",
         "<p>议会周二投票决定关闭旧图书馆一年，以便修缮屋顶。</p>",
         "<p>来源于此的说法很多，专家们对此意见不一。</p>",
+        "<p>(He declined to comment on the report, which was published by the ministry on Friday.)</p>",
+        "<p>Contact tracing at the hospital began on Monday, officials said.</p>",
         # An update long enough to be the story going on, not a note about it.
         "<p>Update: Since this story was published, the company has said it will refund every customer who "
         "bought the device before March, and that it is working with regulators in three countries on a "
