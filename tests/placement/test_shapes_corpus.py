@@ -21,7 +21,8 @@ WORD = re.compile(r"\w+")
 TAG = re.compile(r"<[^>]*>")
 
 # Every counted paragraph, list items included, wanted after each: the harshest rules for the new paths
-# (after the list, after an inline wrapper, after the block of a last run), with the page's slots too.
+# (after the list, after an inline wrapper, after the block of a last run, around a quotation, before a
+# paragraph), with the page's slots too.
 WRAPPED = f"""\
 settings:
   page_ad_slots: "[id^=div-gpt-ad], .ad, .advertisement"
@@ -43,6 +44,12 @@ rules:
     place:
       - unit: u
         after_paragraph: 1
+        repeat_every: 1
+  - name: before
+    container: auto
+    place:
+      - unit: u
+        before_paragraph: 2
         repeat_every: 1
 """
 
