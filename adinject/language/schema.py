@@ -316,10 +316,18 @@ class Referrer(_Strict):
         return self
 
 
+def _one_or_more(value: Any) -> Any:
+    # `device: mobile` reads as ad ops mean it: a list of one.
+    return [value] if isinstance(value, str) else value
+
+
 class When(_Strict):
     """Targeting: every condition given must hold for the rule to apply (see rules/TARGETING.md)."""
 
-    device: list[Device] | None = Field(
+    device: (
+        Annotated[list[Device], BeforeValidator(_one_or_more, json_schema_input_type=Device | list[Device])]
+        | None
+    ) = Field(
         default=None,
         min_length=1,
         description="The visitor's device: mobile, tablet, desktop (Sec-CH-UA-Mobile, else the User-Agent).",

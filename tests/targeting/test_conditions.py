@@ -36,6 +36,9 @@ def outcome(rules: Rules, page: bytes, url: str = "/news/a", **kw: object) -> tu
         ("[tablet, desktop]", headers(user_agent=IPAD), True),
         ("[desktop]", H, True),  # no User-Agent: desktop
         ("[desktop]", headers(**{"User_Agent": IPHONE}), False),  # header names in any case
+        # One device written without brackets, as ad ops write it: a list of one.
+        ("mobile", headers(user_agent=IPHONE), True),
+        ("mobile", headers(user_agent=DESKTOP), False),
     ],
 )
 def test_device(tmp_path: Path, wanted: str, request_headers: dict[str, str], lands: bool) -> None:
