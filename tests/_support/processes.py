@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests._support.waiting import answers, wait_until
 
 
 def free_port() -> int:
@@ -23,19 +22,7 @@ def free_port() -> int:
 
 def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     """Return once `url` answers (any status); raise if the process exits or `timeout` passes first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                response.read()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+    wait_until(lambda: answers(url, proc), timeout, what=f"{url} to answer", interval=0.1)
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:

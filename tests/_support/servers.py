@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from tests._support.waiting import wait_until
 
 
 def wait_for(what: str, probe: Callable[[], bool], timeout: float = 30.0) -> None:
     """Wait until `probe()` holds; fail, naming `what`, after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+    wait_until(probe, timeout, what=what, interval=0.2)
 
 
 def live_gauge_pids(multiproc: Path) -> set[int]:

@@ -21,6 +21,7 @@ from adinject.cli import main
 from adinject.language import checks, templates
 from adinject.metrics import Metrics
 from adinject.reload import Inactive, live
+from tests._support.waiting import wait_until
 
 TIMEOUT = 10.0
 
@@ -45,12 +46,7 @@ def write(folder: Path, marker: str) -> Path:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> float:
-    began = time.perf_counter()
-    while not condition():
-        if time.perf_counter() - began > timeout:
-            pytest.fail(f"not within {timeout} s")
-        time.sleep(0.005)
-    return time.perf_counter() - began
+    return wait_until(condition, timeout, interval=0.005)
 
 
 def failures(metrics: Metrics) -> float:

@@ -25,6 +25,7 @@ from adinject import AdInjectMiddleware, LiveRules, Rules, RulesError, load_rule
 from adinject.metrics import Metrics
 from adinject.reload import Inactive
 from adinject.reload.live import SETTLE
+from tests._support.waiting import wait_until
 
 TIMEOUT = 10.0
 
@@ -63,12 +64,7 @@ def marker(rules: object) -> str | None:
 
 def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> float:
     """Seconds until `condition()` held; fails after `timeout`."""
-    began = time.perf_counter()
-    while not condition():
-        if time.perf_counter() - began > timeout:
-            pytest.fail(f"not within {timeout} s")
-        time.sleep(0.01)
-    return time.perf_counter() - began
+    return wait_until(condition, timeout)
 
 
 @pytest.fixture

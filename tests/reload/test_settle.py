@@ -19,6 +19,7 @@ import pytest
 from adinject import LiveRules, Rules, load_rules
 from adinject.reload import Inactive, live
 from adinject.reload.live import SETTLE, _settled
+from tests._support.waiting import wait_until
 
 TIMEOUT = 10.0
 
@@ -84,12 +85,7 @@ def made() -> Iterator[list[LiveRules]]:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> float:
-    began = time.perf_counter()
-    while not condition():
-        if time.perf_counter() - began > timeout:
-            pytest.fail(f"not within {timeout} s")
-        time.sleep(0.01)
-    return time.perf_counter() - began
+    return wait_until(condition, timeout)
 
 
 def write_in_pieces(path: Path, pieces: list[str], pause: float) -> None:
