@@ -54,6 +54,7 @@ import time  # noqa: E402
 import urllib.request  # noqa: E402
 from collections.abc import Awaitable, Callable, MutableMapping  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = HERE.parent
@@ -182,10 +183,6 @@ def listening_socket() -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((HOST, 0))
     return sock
-
-
-def pin(cpu: int | None) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if cpu is not None else []
 
 
 def process_tree(root: int) -> set[int]:
@@ -334,20 +331,22 @@ def check_response(server: Server, page: bytes) -> str:
 
 
 def run_wrk(url: str, seconds: int, connections: int, cpu: int | None) -> tuple[float, int]:
-    cmd = [*pin(cpu), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
-    rps = requests = None
-    for line in out.splitlines():
-        words = line.split()
-        if line.strip().startswith(("Non-2xx", "Socket errors")):
-            sys.exit(f"wrk saw errors:\n{out}")
-        if words[1:3] == ["requests", "in"]:
-            requests = int(words[0])
-        if words[:1] == ["Requests/sec:"]:
-            rps = float(words[1])
-    if rps is None or requests is None:
-        sys.exit(f"could not read wrk's output:\n{out}")
-    return rps, requests
+    run = _wrk().run_wrk(url, seconds, connections, cpu=cpu)
+    return run.rps, run.requests
+
+
+def pin(cpu: int | None) -> list[str]:
+    return _wrk().pin(cpu)
+
+
+def _wrk() -> ModuleType:
+    # Imported when the driver needs it, not at the top: uvicorn imports a copy of this file from a
+    # temporary folder, where the repository is not on the path.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import benchmarks.wrk
+
+    return benchmarks.wrk
 
 
 async def _client(port: int, request: bytes, stop_at: float, counts: list[int]) -> None:

@@ -45,6 +45,7 @@ from typing import Any  # noqa: E402
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks import wrk  # noqa: E402
 from tests._support.processes import free_port, stop, wait_for  # noqa: E402
 
 ORIGIN_MODULE = "adinject_bench_proxy_origin"  # the name this file is copied to for uvicorn (see http.py)
@@ -118,28 +119,10 @@ class Run:
     p50_ms: float
 
 
-def _ms(text: str) -> float:
-    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * factor
-    raise ValueError(text)
-
-
 def run_wrk(url: str, seconds: int) -> Run:
-    cmd = ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", "--timeout", "5s", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
-    rps = p50 = None
-    for line in out.splitlines():
-        words = line.split()
-        if line.strip().startswith(("Non-2xx", "Socket errors")):
-            sys.exit(f"wrk saw errors:\n{out}")
-        if words[:1] == ["50%"]:
-            p50 = _ms(words[1])
-        if words[:1] == ["Requests/sec:"]:
-            rps = float(words[1])
-    if rps is None or p50 is None:
-        sys.exit(f"could not read wrk's output:\n{out}")
-    return Run(rps, p50)
+    run = wrk.run_wrk(url, seconds, 4, latency=True)
+    assert run.p50_ms is not None  # asked for with latency=True
+    return Run(run.rps, run.p50_ms)
 
 
 def check(url: str, mode: str) -> str:
