@@ -372,12 +372,17 @@ _UNRENDERED = frozenset(
     {"script", "style", "template", "noscript", "meta", "link", "base", "title", "br", "wbr", "param"}
     | {"source", "track"}
 )
-# Rendered as a box of their own whatever they hold: the walk stops at them without looking inside.
+# Rendered as a box of their own whatever they hold: the walk stops at them without looking inside. Not
+# <hr>: a thematic break is a thin line between what is above and below it, and the heading after it is
+# still what a unit before it sits next to (unless keep_away_from names hr itself).
 _REPLACED = frozenset(
     {"img", "iframe", "video", "audio", "embed", "object", "canvas", "svg", "math", "picture", "input"}
-    | {"button", "select", "textarea", "hr", "meter", "progress", "applet", "frame", "frameset"}
+    | {"button", "select", "textarea", "meter", "progress", "applet", "frame", "frameset"}
 )
-_INVISIBLE = '[hidden], [style*="display:none"], [style*="display: none"], input[type=hidden]'
+_INVISIBLE = (
+    '[hidden], [style*="display:none"], [style*="display: none"], [style*="visibility:hidden"], '
+    '[style*="visibility: hidden"], input[type=hidden]'
+)
 # Nodes one look may visit before it gives up (as "touches nothing"): a counted paragraph is rendered
 # text, so the looks from successive paragraphs cover disjoint stretches of the page; the cap bounds a
 # single stretch of thousands of empty or hidden wrappers.

@@ -225,6 +225,9 @@ KEEP = """\
         ('<div class="embed"><div><div><iframe src="/v"></iframe></div></div></div>', "iframe"),
         ('<div class="spacer"></div>\n<!-- x --><div><span hidden>Hidden</span><img src=a.png></div>', "img"),
         ('<div><script>var x;</script><div style="display:none">Hidden words</div><h2>Next</h2></div>', "h2"),
+        # A thematic break is a thin line: the heading after it is what the unit sits next to.
+        ("<hr />\n<h2>Next part</h2>", "h2"),
+        ('<div style="visibility: hidden">Hidden words</div><h2>Next part</h2>', "h2"),
         ("<div><p>Visible text first</p><img src=a.png></div>", None),
         ("<div><span>Caption text</span> <div><img src=a.png></div></div>", None),
     ],
