@@ -99,3 +99,13 @@ MARKUP_PIECES = (
     *("<title>t</title>", "<button>", "</button>", "<!-- c -->", "<font>", "</font>", "<form>", "</form>"),
     *("<applet>", "</applet>", "<math>", "</math>", "<dialog>", "</dialog>", "<dd>", "<pre>", "</pre>"),
 )
+
+
+def sentences_before_units(body: bytes, unit: str) -> list[str]:
+    """For each `unit` in the output, the number N of the last "Sentence N" before it ('' if none): the
+    small shape tests write each paragraph as "Sentence N …"."""
+    out: list[str] = []
+    for chunk in body.split(unit.encode())[:-1]:
+        last = chunk.rfind(b"Sentence ")
+        out.append(chunk[last + len(b"Sentence ") :].split(b" ", 1)[0].decode() if last >= 0 else "")
+    return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adinject.engine import Rules
-from tests._support.engine import rules_from
+from tests._support.engine import rules_from, sentences_before_units
 from tests._support.first_law import check_first_law
 
 H = {"content-type": "text/html; charset=utf-8"}
@@ -39,12 +39,7 @@ def _page(body: str) -> bytes:
 
 
 def _after(body: bytes) -> list[str]:
-    """For each unit, the number of the sentence that ends right before it in the output."""
-    out: list[str] = []
-    for chunk in body.split(UNIT.encode())[:-1]:
-        last = chunk.rfind(b"Sentence ")
-        out.append(chunk[last + len(b"Sentence ") :].split(b" ", 1)[0].decode() if last >= 0 else "")
-    return out
+    return sentences_before_units(body, UNIT)
 
 
 def _counted(rules: Rules, page: bytes) -> list[tuple[str, str | None]]:

@@ -14,7 +14,7 @@ from adinject.engine import Rules
 from adinject.language.loader import load_rule_set
 from adinject.language.problems import RulesError
 from adinject.placement import safety
-from tests._support.engine import rules_from
+from tests._support.engine import rules_from, sentences_before_units
 from tests._support.first_law import check_first_law
 
 H = {"content-type": "text/html; charset=utf-8"}
@@ -48,12 +48,7 @@ AUTO = """\
 
 
 def _after(body: bytes) -> list[str]:
-    """For each unit, the text that ends right before it in the output ('Sentence N' → 'N')."""
-    out: list[str] = []
-    for chunk in body.split(UNIT.encode())[:-1]:
-        last = chunk.rfind(b"Sentence ")
-        out.append(chunk[last + len(b"Sentence ") :].split(b" ", 1)[0].decode() if last >= 0 else "")
-    return out
+    return sentences_before_units(body, UNIT)
 
 
 def test_auto_counts_div_paragraphs_and_places_after_them(tmp_path: Path) -> None:
