@@ -188,9 +188,10 @@ def not_a_paragraph(words: list[str]) -> bool:
 
 
 # Blocks whose own runs of text are paragraphs to a reader (pages that write paragraphs as <div>s or as
-# text between <br><br>); list items, table cells, captions and headings are not paragraphs.
+# text between <br><br>); list items, captions and headings are not paragraphs, nor is anything in them. A
+# table cell's own text is no paragraph either, but the <p>s of a layout table (LWN's pages are one) are.
 RUN_BLOCKS = frozenset({"body", "main", "article", "section", "div", "blockquote", "center"})
-NOT_PARAGRAPH = frozenset({"li", "td", "th", "dt", "dd", "figcaption", "caption", "figure", "pre"})
+NOT_PARAGRAPH = frozenset({"li", "dt", "dd", "figcaption", "caption", "figure", "pre"})
 NOT_PARAGRAPH |= {"h1", "h2", "h3", "h4", "h5", "h6"}
 
 

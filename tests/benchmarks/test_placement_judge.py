@@ -139,3 +139,11 @@ def test_paragraphs_inside_a_span_around_blocks_are_paragraphs() -> None:
         + b"</div></span></span></article></body>"
     )
     assert article.paragraphs_after(0) == 3
+
+
+def test_paragraphs_of_a_layout_table_are_paragraphs_and_a_cells_own_text_is_not() -> None:
+    article = bench.Article.read(
+        b"<body><table><tr><td>" + "".join(PARAS).encode() + b"</td>"
+        b"<td>Price per ticket in euros, 2019 season</td></tr></table></body>"
+    )
+    assert article.paragraphs_after(0) == 3
