@@ -308,14 +308,19 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
 
 
 _UNREAD = frozenset({"script", "style", "template", "noscript"})
-_SEEN_EMPTY = "img, picture, video, iframe, embed, object, svg, canvas, audio, input, select, textarea"
 
 
 def _renders_nothing(el: Element) -> bool:
-    """Whether a block shows a reader nothing: code, or an element with no text and no media."""
+    """Whether a block shows a reader nothing: code, or an element holding only whitespace and comments.
+
+    Only its own children are read, never its text: br_runs asks this of the blocks of every parent with a
+    blank line, and reading the text of nested blocks at each level would be quadratic."""
     if el.tag in _UNREAD:
         return True
-    return not el.text.strip() and el.select_one(_SEEN_EMPTY) is None
+    for child in el.children:
+        if isinstance(child, Element) or (isinstance(child, Text) and child.data.strip()):
+            return False
+    return True
 
 
 def code_free_texts(doc: Document) -> dict[Element, tuple[str, int]]:
