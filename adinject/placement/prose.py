@@ -67,7 +67,7 @@ _OPENING = re.compile(
         become\ a\ (?:member|subscriber|patron)|register\ (?:now|for|here|today)|
         listen\ to\ (?:the|our)\ (?:full|latest|podcast)|watch\ (?:the|our)\ (?:full|latest)|want\ more|
         like\ what\ you|enjoy(?:ed)?\ this|we['’]?re\ interested\ in\ your\ feedback|
-        (?:have|got)\ a\ (?:[\w-]+\ ){0,2}tip|
+        (?:if\ you\ |do\ you\ )?(?:have|got)\ a\ (?:[\w-]+\ ){0,2}(?:tip|story|suggestion)\b|
         read\ (?:the\ )?(?:full|original|complete)\ (?:story|article|report)|
         (?:contact|email)\ [^.!?\n]{0,40}?\ at\ \S+@|
         for\ (?:more|the\ latest)\b[^.!?\n]{0,60}?\b(?:follow|subscribe|sign\ up|download|like\ us)|
