@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from operator import attrgetter
 from typing import Protocol
 
@@ -281,7 +282,10 @@ _CLASS_HINT = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def _marked_by_class(names: str) -> str | None:
+    # Sibling paragraphs mostly share one class attribute (a template's "paragraph" or "css-1x2y3z"): the
+    # regex runs once per distinct value, as _blob_weight does in container.py.
     found = _CLASS_HINT.search(names.lower())
     if found is None:
         return None
