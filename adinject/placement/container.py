@@ -100,6 +100,8 @@ def find_article(
     last_parent: object = None
     chain: list[Element] = []
     known = words_out if words_out is not None else {}
+    furniture: dict[Element, bool] = {}  # ancestors' verdicts: the paragraphs' parents share them
+    near: dict[object, bool] = {}  # whether a parent or its parent matches `ignore`
     for p, text in paragraphs:
         counted = known.get(p)
         if counted is None:  # else counted already (a second vote, with text <div>s)
@@ -107,7 +109,7 @@ def find_article(
         words = counted[1]
         if words < _MIN_WORDS:
             continue
-        if ignore and _near_match(p, ignore):
+        if ignore and _near_match(p, ignore, near):
             continue
         if words < _LINK_LIST_WORDS and _link_density(p, len(text)) > 0.5:
             continue  # a line of links (a teaser, a nav row); long paragraphs with links are prose
@@ -116,7 +118,7 @@ def find_article(
         parent = p.parent
         if parent is not last_parent:
             last_parent = parent
-            chain = _chain(parent)
+            chain = _chain(parent, furniture)
         for el, share in zip(chain, _SHARES, strict=False):
             scores[el] = scores.get(el, 0.0) + score * share
     if not scores:
@@ -128,26 +130,43 @@ def find_article(
     for best in field:
         if scores[best] + weights[best] <= 0:
             break  # the best left is a footer, a comment form, a navigation block: the page has no article
-        if not _in_furniture(best):
+        if not _in_furniture(best, furniture):
             return _widen(best, qualifying)
     return None
 
 
-def _in_furniture(el: Element) -> bool:
+def _in_furniture(el: Element, memo: dict[Element, bool]) -> bool:
     """Whether `el` is or sits in a header, footer, navigation, aside or comment thread (below <body>:
-    WordPress names <body> "comments-open")."""
-    holder = el.closest(_FURNITURE_OR_THREAD)
-    return holder is not None and holder.tag not in ("body", "html")
+    WordPress names <body> "comments-open").
+
+    Asked for every paragraph's parent, which share their ancestors: each element is matched once per page
+    (in `memo`), where `closest` would match the whole way up to the root again for each."""
+    walker: object = el
+    below: list[Element] = []
+    found = False
+    while isinstance(walker, Element) and walker.tag not in ("body", "html"):
+        known = memo.get(walker)
+        if known is not None:
+            found = known
+            break
+        if walker.matches(_FURNITURE_OR_THREAD):
+            found = memo[walker] = True
+            break
+        below.append(walker)
+        walker = walker.parent
+    for inner in below:
+        memo[inner] = found
+    return found
 
 
 _SHARES = (1.0, 0.5, 1.0 / 3.0)  # what a paragraph gives its parent, grandparent and great-grandparent
 _FIELD = 16
 
 
-def _chain(parent: object) -> list[Element]:
+def _chain(parent: object, furniture: dict[Element, bool]) -> list[Element]:
     chain: list[Element] = []
     walker = parent
-    if isinstance(walker, Element) and _in_furniture(walker):
+    if isinstance(walker, Element) and _in_furniture(walker, furniture):
         return chain  # a comment thread's or a footer's lines vote for no block at all
     while isinstance(walker, Element) and walker.tag != "html" and len(chain) < len(_SHARES):
         chain.append(walker)
@@ -206,12 +225,19 @@ def paragraph_words(p: Element, words: dict[Element, tuple[str, int]]) -> int:
     return known[1]
 
 
-def _near_match(p: Element, ignore: str) -> bool:
-    holder = p.closest(ignore)
-    if holder is None:
-        return False
+def _near_match(p: Element, ignore: str, near: dict[object, bool]) -> bool:
+    """Whether `p`, its parent or its grandparent matches `ignore` (what a match further up is: see
+    find_article). Sibling paragraphs share the answer for their parent, kept in `near`."""
+    if p.matches(ignore):
+        return True
     parent = p.parent
-    return holder is p or holder is parent or (isinstance(parent, Element) and holder is parent.parent)
+    found = near.get(parent)
+    if found is None:
+        grand = parent.parent if isinstance(parent, Element) else None
+        found = near[parent] = isinstance(parent, Element) and (
+            parent.matches(ignore) or (isinstance(grand, Element) and grand.matches(ignore))
+        )
+    return found
 
 
 def _count(el: Element, qualifying: set[Element]) -> int:

@@ -167,7 +167,8 @@ class Hazards:
         a table's misplaced content is moved before it, out of its subtree; such an `after` takes the exact
         path, like anything less clear.
         """
-        if after.tag not in _RECONSTRUCTING_VOIDS and not after.text:
+        # Any text at all: the lazy walk over its strings answers at the first (`text` copies all of it).
+        if after.tag not in _RECONSTRUCTING_VOIDS and not any(after.strings):
             return False  # nothing in it would have re-opened an earlier one
         if after.matches(_UNQUIET) or after.select_one(_UNQUIET) is not None:
             return False
@@ -441,16 +442,19 @@ def _sibling(node: object, *, forward: bool) -> object:
 
 
 def _edge_child(el: Element, *, forward: bool) -> object:
-    # The first or last child node, found through the selector engine: `children` builds a node object for
-    # every text run and inline element first, and paragraphs hold hundreds.
-    found = el.select_one(":scope > :first-child" if forward else ":scope > :last-child")
+    # The first or last child node, without `children`, which builds a node object for every text run and
+    # inline element first (paragraphs hold hundreds): the first is the first node the lazy walk over the
+    # descendants yields, the last is found through the selector engine.
+    if forward:
+        return next(iter(el.descendants), None)
+    found = el.select_one(":scope > :last-child")
     if found is None:
         kids = el.children  # text and comments only
-        return (kids[0] if forward else kids[-1]) if kids else None
+        return kids[-1] if kids else None
     end: object = found
-    step = _sibling(end, forward=not forward)
+    step = found.next_sibling
     while step is not None:
-        end, step = step, _sibling(step, forward=not forward)
+        end, step = step, step.next_sibling
     return end
 
 
@@ -463,20 +467,26 @@ def _look(
     Backwards, the walk stays inside `stop` (the block above the unit); forwards it goes on past the end of
     the block below, as the reader's eye does.
     """
+    # Most elements on the way are neither hidden nor kept away from: one selector call says so for both.
+    screen = f"{keep_away}, {_INVISIBLE}" if keep_away else _INVISIBLE
     node: object = start
     for _ in range(_LOOK_BUDGET):
         descend: object = None
         if isinstance(node, Text):
             if node.data.strip():
                 return None
-        elif isinstance(node, Element) and node.tag not in _UNRENDERED and not node.matches(_INVISIBLE):
-            if keep_away and node.matches(keep_away):
-                return node.tag, False
-            if page_slots and node.matches(page_slots):
+        elif isinstance(node, Element) and node.tag not in _UNRENDERED:
+            flagged = node.matches(screen)
+            if flagged and node.matches(_INVISIBLE):
+                pass  # hidden, with whatever it holds: looked through
+            elif flagged:
+                return node.tag, False  # not hidden, so it matched keep_away
+            elif page_slots and node.matches(page_slots):
                 return node.tag, True
-            if node.tag in _REPLACED:
+            elif node.tag in _REPLACED:
                 return None
-            descend = _edge_child(node, forward=forward)
+            else:
+                descend = _edge_child(node, forward=forward)
         if descend is not None:
             node = descend
             continue
