@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from turbohtml import Document, Element, Text
 
 from adinject.language.schema import Rule
-from adinject.page.html_sets import INLINE
+from adinject.page.html_sets import INLINE, VOID
 from adinject.placement import prose
 from adinject.placement.blocks import blank_line_after, div_paragraphs, inside
 from adinject.placement.words import count_words
@@ -308,15 +308,21 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
 
 
 _UNREAD = frozenset({"script", "style", "template", "noscript"})
+# Shown even when empty: images, rules, form controls, frames and media.
+_SHOWN_EMPTY = VOID | {"iframe", "video", "audio", "canvas", "object", "svg", "math", "textarea", "select"}
+_SHOWN_EMPTY |= {"button", "picture", "meter", "progress"}
 
 
 def _renders_nothing(el: Element) -> bool:
-    """Whether a block shows a reader nothing: code, or an element holding only whitespace and comments.
+    """Whether a block shows a reader nothing: code, or an element (not an image, a rule, a control or
+    media) holding only whitespace and comments.
 
     Only its own children are read, never its text: br_runs asks this of the blocks of every parent with a
     blank line, and reading the text of nested blocks at each level would be quadratic."""
     if el.tag in _UNREAD:
         return True
+    if el.tag in _SHOWN_EMPTY:
+        return False
     for child in el.children:
         if isinstance(child, Element) or (isinstance(child, Text) and child.data.strip()):
             return False

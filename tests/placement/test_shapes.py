@@ -183,9 +183,12 @@ def test_the_last_br_run_is_a_paragraph_with_a_unit_after_its_block(tmp_path: Pa
     assert f"<br><br>{UNIT}\nSentence 4".encode() in result.body
 
 
-def test_a_run_ended_by_a_block_a_reader_sees_is_no_paragraph(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "block", ["<div>Signed, the editors of this page</div>", "<hr>", "<img src=sig.png>"]
+)
+def test_a_run_ended_by_a_block_a_reader_sees_is_no_paragraph(tmp_path: Path, block: str) -> None:
     runs = "<br><br>\n".join(_words(i) for i in range(1, 4))
-    page = _page(f'<div class="post-body">{runs}<div>Signed, the editors of this page</div></div>')
+    page = _page(f'<div class="post-body">{runs}{block}</div>')
     result = _rules(tmp_path, BR.format(where=-1)).apply(page, url="/a", headers=H, explain=True)
     check_first_law(page, result, mark="ad")
     # The third run ends at a block with text, not at a blank line or the block's end: uncounted, so the
