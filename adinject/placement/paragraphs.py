@@ -186,7 +186,7 @@ class _Surroundings:
         matched = el.matches(self._any)
         if matched and self._ignore and el.matches(self._ignore):
             return f"inside <{el.tag}> (ignore_inside)"
-        if self._embeds and el.tag == "blockquote":
+        if self._embeds:
             quoted = _embedded_post(el)
             if quoted is not None:
                 return quoted
@@ -235,13 +235,23 @@ _EMBED = re.compile(
 )
 
 
+# Around a blockquote, or around paragraphs without one, only these names are as sure: a wrapper's class
+# that merely contains "embed" may hold the article itself.
+_EMBED_WRAPPER = re.compile(
+    r"pull-?quote|twitter-tweet|instagram-media|tiktok-embed|reddit-embed|bluesky-embed|mastodon-embed"
+)
+
+
 def _embedded_post(el: Element) -> str | None:
-    names = el.attr("class") or ""
-    found = _EMBED.search(names.lower())
+    names = el.attr("class")
+    if not names:
+        return None
+    found = (_EMBED if el.tag == "blockquote" else _EMBED_WRAPPER).search(names.lower())
     if found is None:
         return None
     what = "a pull quote" if "pull" in found.group(0) else "an embedded social post"
-    return f"inside <blockquote class={names.strip()!r}>, {what}, not the article's own text"
+    shown = names.strip() if len(names.strip()) <= 40 else names.strip()[:39] + "…"
+    return f"inside <{el.tag} class={shown!r}>, {what}, not the article's own text"
 
 
 _HIDDEN = (

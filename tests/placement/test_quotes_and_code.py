@@ -138,6 +138,24 @@ def test_embedded_posts_and_pull_quotes_are_not_the_article(tmp_path: Path, attr
     assert [reason for _, reason in found] == [None] * 4
 
 
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        '<div class="pullquote"><blockquote><p>{line}</p></blockquote></div>',
+        '<div class="c-twitter-tweet"><p>{line}</p></div>',
+    ],
+)
+def test_a_pull_quote_or_post_named_by_its_wrapper_is_not_the_article(tmp_path: Path, wrapped: str) -> None:
+    line = "Just landed in Paris, what a day it has been for us all!"
+    body = f"{_p(1)}{_p(2)}{wrapped.format(line=line)}{_p(3)}"
+    found = _counted(_rules(tmp_path, "        after_paragraph: 1\n"), _page(body))
+    assert [reason is None for _, reason in found] == [True, True, False, True]
+    # A wrapper whose class only contains "embed" may be the article's own: its paragraphs count.
+    body = f'<div class="embedded-story">{_p(1)}{_p(2)}</div>{_p(3)}'
+    found = _counted(_rules(tmp_path, "        after_paragraph: 1\n"), _page(body))
+    assert [reason for _, reason in found] == [None, None, None]
+
+
 def test_ignore_inside_blockquote_still_leaves_every_quote_out(tmp_path: Path) -> None:
     rules = _rules(tmp_path, "        after_paragraph: 1\n", "    ignore_inside: [blockquote]\n")
     found = _counted(rules, _page(QUOTE))
