@@ -289,7 +289,7 @@ def _judge_one(
 # Class names templates give the lines that are not the article: a paragraph carrying one is left out.
 _CLASS_HINT = re.compile(
     r"caption|credit|byline|dateline|timestamp|author|tags|related|newsletter|subscribe|promo|disclaimer|"
-    r"disclosure|sponsor|share|social|advert|correction"
+    r"disclosure|sponsor|share|social|advert|correction|footnote|endnote|copyright|signup"
 )
 
 

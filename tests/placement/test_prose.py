@@ -108,6 +108,8 @@ def rules(tmp_path: Path) -> Rules:
         ("<p>原标题：他晚于阿姆斯特朗登月 却是首个敢在月球喝酒的人</p>", "photo or source credit"),
         ("<p>责任编辑：张三 王五</p>", "photo or source credit"),
         ("<p class='caption'>The library's reading room, in 1931.</p>", "its class says caption"),
+        ("<p class='article-footnote'>1. The figures are for the 2019 budget year only.</p>", "footnote"),
+        ("<p class='copyright-line'>The Daily Example, 2024, reprinted by permission.</p>", "copyright"),
         ("<p>THE DEAL</p>", "all-capitals"),
         ("<p><strong>Why it matters</strong></p>", "bold line"),
         ("<p>What the council decided</p>", "without closing punctuation"),
