@@ -165,3 +165,13 @@ INLINE = frozenset(
         "nobr",
     }
 )
+
+# What a reader sees of an element, for telling where text and media sit. CODE holds text no reader sees;
+# UNRENDERED adds what renders as nothing of its own; BOXES render as a box of their own whatever they hold
+# (not <hr>: placement decides for itself what a thematic break is).
+CODE = frozenset({"script", "style", "template", "noscript"})
+UNRENDERED = CODE | {"meta", "link", "base", "title", "br", "wbr", "param", "source", "track"}
+BOXES = frozenset(
+    {"img", "iframe", "video", "audio", "embed", "object", "canvas", "svg", "math", "picture", "input"}
+    | {"button", "select", "textarea", "meter", "progress", "applet", "frame", "frameset"}
+)

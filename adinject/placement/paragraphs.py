@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from turbohtml import Document, Element, Text
 
 from adinject.language.schema import Rule
-from adinject.page.html_sets import INLINE, VOID
+from adinject.page.html_sets import BOXES, CODE, INLINE, VOID
 from adinject.placement import prose
 from adinject.placement.blocks import blank_line_after, div_paragraphs, inside
 from adinject.placement.words import count_words
@@ -317,10 +317,8 @@ def br_runs(container: Element | Document) -> list[tuple[Element, str]]:
     return runs
 
 
-_UNREAD = frozenset({"script", "style", "template", "noscript"})
 # Shown even when empty: images, rules, form controls, frames and media.
-_SHOWN_EMPTY = VOID | {"iframe", "video", "audio", "canvas", "object", "svg", "math", "textarea", "select"}
-_SHOWN_EMPTY |= {"button", "picture", "meter", "progress"}
+_SHOWN_EMPTY = VOID | BOXES
 
 
 def _renders_nothing(el: Element) -> bool:
@@ -329,7 +327,7 @@ def _renders_nothing(el: Element) -> bool:
 
     Only its own children are read, never its text: br_runs asks this of the blocks of every parent with a
     blank line, and reading the text of nested blocks at each level would be quadratic."""
-    if el.tag in _UNREAD:
+    if el.tag in CODE:
         return True
     if el.tag in _SHOWN_EMPTY:
         return False
@@ -357,7 +355,7 @@ def code_free_texts(doc: Document) -> dict[Element, tuple[str, int]]:
     return out
 
 
-_CODE_IN_P = tuple(f"p {tag}" for tag in sorted(_UNREAD))
+_CODE_IN_P = tuple(f"p {tag}" for tag in sorted(CODE))
 
 
 def _readable_strings(el: Element) -> list[str]:
@@ -371,7 +369,7 @@ def _readable_strings(el: Element) -> list[str]:
             stack.pop()
         elif isinstance(child, Text):
             out.append(child.data)
-        elif isinstance(child, Element) and child.tag not in _UNREAD:
+        elif isinstance(child, Element) and child.tag not in CODE:
             stack.append(iter(child.children))
     return out
 

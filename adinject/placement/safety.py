@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from turbohtml import Document, DocumentFragment, Element, Namespace, Text
 
 from adinject.page.html_sets import (
+    BOXES,
     CELLS,
     FORMATTING,
     MARKERS,
     P_CLOSERS,
     P_CLOSING_PARENTS,
+    UNRENDERED,
     UNSAFE_ANCESTORS,
     UNSAFE_PARENTS,
     VOID,
@@ -367,19 +369,10 @@ def _is_ancestor_or_self(candidate: Element, node: Element) -> bool:
 
 
 # What a reader sees right above and right below a unit: the last rendered thing of the block before it and
-# the first of the block after it, however deeply nested. These are never rendered, or render as nothing
-# of their own, and are looked through.
-_UNRENDERED = frozenset(
-    {"script", "style", "template", "noscript", "meta", "link", "base", "title", "br", "wbr", "param"}
-    | {"source", "track"}
-)
-# Rendered as a box of their own whatever they hold: the walk stops at them without looking inside. Not
-# <hr>: a thematic break is a thin line between what is above and below it, and the heading after it is
-# still what a unit before it sits next to (unless keep_away_from names hr itself).
-_REPLACED = frozenset(
-    {"img", "iframe", "video", "audio", "embed", "object", "canvas", "svg", "math", "picture", "input"}
-    | {"button", "select", "textarea", "meter", "progress", "applet", "frame", "frameset"}
-)
+# the first of the block after it, however deeply nested. UNRENDERED elements are looked through; the walk
+# stops at BOXES without looking inside. An <hr> is neither: a thematic break is a thin line between what
+# is above and below it, and the heading after it is still what a unit before it sits next to (unless
+# keep_away_from names hr itself).
 _INVISIBLE = (
     '[hidden], [style*="display:none"], [style*="display: none"], [style*="visibility:hidden"], '
     '[style*="visibility: hidden"], input[type=hidden]'
@@ -475,7 +468,7 @@ def _look(
         if isinstance(node, Text):
             if node.data.strip():
                 return None
-        elif isinstance(node, Element) and node.tag not in _UNRENDERED:
+        elif isinstance(node, Element) and node.tag not in UNRENDERED:
             flagged = node.matches(screen)
             if flagged and node.matches(_INVISIBLE):
                 pass  # hidden, with whatever it holds: looked through
@@ -483,7 +476,7 @@ def _look(
                 return node.tag, False  # not hidden, so it matched keep_away
             elif page_slots and node.matches(page_slots):
                 return node.tag, True
-            elif node.tag in _REPLACED:
+            elif node.tag in BOXES:
                 return None
             else:
                 descend = _edge_child(node, forward=forward)
