@@ -70,3 +70,26 @@ class WeightedLRU(Generic[V]):
     def __contains__(self, key: object) -> bool:
         with self._lock:
             return key in self._entries
+
+
+class ByteBoundedCache(Generic[V]):
+    """What the plan cache and the render cache show of their bounds and fill: a `WeightedLRU` whose
+    weights are bytes, kept in `_lru` by the subclass."""
+
+    __slots__ = ("_lru",)
+    _lru: WeightedLRU[V]
+
+    @property
+    def maxsize(self) -> int:
+        return self._lru.maxsize
+
+    @property
+    def max_bytes(self) -> int:
+        return self._lru.max_weight
+
+    @property
+    def bytes(self) -> int:
+        return self._lru.weight
+
+    def __len__(self) -> int:
+        return len(self._lru)

@@ -26,7 +26,7 @@ from adinject.gpt.slot import SlotError, wire_slot
 from adinject.language import budget
 from adinject.language.loader import CompiledUnit
 from adinject.language.schema import Settings
-from adinject.lru import WeightedLRU
+from adinject.lru import ByteBoundedCache, WeightedLRU
 from adinject.page.encoding import encode_fragment
 from adinject.page.model import PageInfo
 from adinject.result import Insertion, PlannedInsertion, Skip
@@ -72,7 +72,7 @@ def weigh(value: object) -> int:
     return ENTRY_OVERHEAD
 
 
-class RenderCache:
+class RenderCache(ByteBoundedCache[Any]):
     """A bounded, thread-safe map for rendered output (least recently used goes first).
 
     Bounded in entries (`maxsize`) and in bytes (`max_bytes`, each value counted by `weigh`): a unit may
@@ -83,7 +83,7 @@ class RenderCache:
     renders the same thing twice, which is harmless; the lock only guards the map.
     """
 
-    __slots__ = ("_lru", "_weigh")
+    __slots__ = ("_weigh",)
 
     def __init__(
         self, maxsize: int = 4096, *, max_bytes: int = 16_000_000, weigh: Callable[[Any], int] = weigh
@@ -93,19 +93,7 @@ class RenderCache:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
         self._weigh = weigh
-        self._lru: WeightedLRU[Any] = WeightedLRU(maxsize, max_bytes)
-
-    @property
-    def maxsize(self) -> int:
-        return self._lru.maxsize
-
-    @property
-    def max_bytes(self) -> int:
-        return self._lru.max_weight
-
-    @property
-    def bytes(self) -> int:
-        return self._lru.weight
+        self._lru = WeightedLRU(maxsize, max_bytes)
 
     def get(self, key: Hashable) -> Any:
         return self._lru.get(key)
@@ -122,9 +110,6 @@ class RenderCache:
             value = make()
             self.put(key, value)
         return value
-
-    def __len__(self) -> int:
-        return len(self._lru)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Hashable, Iterable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import xxhash
 
-from adinject.lru import WeightedLRU
+from adinject.lru import ByteBoundedCache, WeightedLRU
 
 P = TypeVar("P")
 
 CacheKey = Hashable
 
 
-class PlanCache(Generic[P]):
+class PlanCache(ByteBoundedCache[P]):
     """A thread-safe LRU mapping keys (from `key`) to plans, bounded in entries and in bytes.
 
     `maxsize` bounds the number of plans, `max_bytes` the sum of their sizes as `put` is told them (the
@@ -41,14 +41,14 @@ class PlanCache(Generic[P]):
     second `put` wins, which is harmless because equal keys give equal plans.
     """
 
-    __slots__ = ("_lru", "_seed")
+    __slots__ = ("_seed",)
 
     def __init__(self, maxsize: int, *, max_bytes: int = 64_000_000) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1 (use no cache to turn caching off)")
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1 (use no cache to turn caching off)")
-        self._lru: WeightedLRU[P] = WeightedLRU(maxsize, max_bytes)
+        self._lru = WeightedLRU(maxsize, max_bytes)
         # A per-process seed: page bytes may carry user-written text, and xxh3 is not collision-resistant
         # against someone who knows the seed; a secret seed keeps a crafted collision from picking another
         # page's plan.
@@ -85,27 +85,12 @@ class PlanCache(Generic[P]):
         self._lru.clear()
 
     @property
-    def maxsize(self) -> int:
-        return self._lru.maxsize
-
-    @property
-    def max_bytes(self) -> int:
-        return self._lru.max_weight
-
-    @property
-    def bytes(self) -> int:
-        return self._lru.weight
-
-    @property
     def hits(self) -> int:
         return self._lru.hits
 
     @property
     def misses(self) -> int:
         return self._lru.misses
-
-    def __len__(self) -> int:
-        return len(self._lru)
 
     def __contains__(self, key: object) -> bool:
         return key in self._lru
