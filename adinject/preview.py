@@ -218,8 +218,7 @@ def _marker_edits(body: bytes, plan: Plan, sniffed: Sniffed) -> list[Edit]:
             if mark.labels and not mark.containers and _END_TAG.match(body, offset):
                 # The last run of text of a block split by blank lines ends at the block's end tag: the
                 # label goes right before it, as before the <br> ending any other run.
-                span = f'<span class="adinject-debug-run" {" ".join(_paragraph_attrs(mark))}></span>'
-                chunks.append(Edit(offset, encode_fragment(span, sniffed), order=1))
+                chunks.append(_run_label(offset, _paragraph_attrs(mark), sniffed))
             continue  # else not a tag where the engine said: draw nothing rather than something wrong
         tag = found_tag.group(1).decode("ascii", "replace").lower()
         attrs = _paragraph_attrs(mark)
@@ -228,11 +227,16 @@ def _marker_edits(body: bytes, plan: Plan, sniffed: Sniffed) -> list[Edit]:
         if tag in VOID:
             # A <br> ending a run of text: no attribute can show on it, so a label goes before it.
             if mark.labels:
-                span = f'<span class="adinject-debug-run" {" ".join(attrs)}></span>'
-                chunks.append(Edit(offset, encode_fragment(span, sniffed), order=1))
+                chunks.append(_run_label(offset, attrs, sniffed))
             continue
         chunks.append(Edit(found_tag.end(1), encode_fragment(" " + " ".join(attrs), sniffed), order=1))
     return chunks
+
+
+def _run_label(offset: int, attrs: list[str], sniffed: Sniffed) -> Edit:
+    """An empty <span> carrying a run of text's label, for a run with no element of its own."""
+    span = f'<span class="adinject-debug-run" {" ".join(attrs)}></span>'
+    return Edit(offset, encode_fragment(span, sniffed), order=1)
 
 
 def _paragraph_attrs(mark: _Mark) -> list[str]:
