@@ -160,11 +160,10 @@ def _render(
     edits: list[Edit] = []
     insertions: list[Insertion] = []
     wired: list[WiredSlot] = []
-    # The backstop: all the units of this page share PAGE_SECONDS of this thread's CPU time.
-    deadline = budget.thread_clock() + budget.PAGE_SECONDS
+    page_time = _PageTime()
     page_bytes = 0
     for pu in plan.units:
-        made = _markup(pu, index, plan.page, context, gpt, cache, deadline)
+        made = _markup(pu, index, plan.page, context, gpt, cache, page_time)
         if isinstance(made, Skip):
             skipped.append(made)
             continue
@@ -235,7 +234,7 @@ def _markup(
     context: Mapping[str, Any],
     gpt: GptWiring,
     cache: RenderCache,
-    deadline: float | None = None,
+    page_time: _PageTime,
 ) -> Made:
     compiled = index.unit(pu.unit)
     if compiled is None:
@@ -243,17 +242,40 @@ def _markup(
     off = index.switched_off.reason(pu.unit)
     if off is not None:
         return pu.skip("too_slow", f"the unit is switched off until the rules change: {off}")
-    if deadline is not None and budget.thread_clock() > deadline:
+    if page_time.used_up():
         # Units before this one used the page's time up: this one is not to blame, and is not switched off.
         return pu.skip("too_slow", "the page's units used up their time before this one: not rendered")
     if pu.unit not in index.units.static_units:
-        made = unit_markup(pu, compiled, page, context, gpt, deadline)
+        made = unit_markup(pu, compiled, page, context, gpt, page_time.start())
     else:
         key = ("slot", index.compiled.version, pu.slot_key)
-        made = cache.get_or_make(key, lambda: unit_markup(pu, compiled, page, context, gpt, deadline))
+        made = cache.get_or_make(
+            key, lambda: unit_markup(pu, compiled, page, context, gpt, page_time.start())
+        )
     if isinstance(made, Skip) and made.code == "too_slow":
         index.switched_off.switch_off(pu.unit, made.reason)
     return made
+
+
+class _PageTime:
+    """The backstop: all the units of a page share PAGE_SECONDS of this thread's CPU time, counted from the
+    first template that runs. Units served from the render cache cost no time, so until a template runs the
+    clock is not read at all: reading a thread's CPU clock is a system call, about half a microsecond, and
+    a page of cached units would otherwise pay it once per unit."""
+
+    __slots__ = ("_deadline",)
+
+    def __init__(self) -> None:
+        self._deadline: float | None = None
+
+    def start(self) -> float:
+        """The page's deadline, set when the first template is about to run."""
+        if self._deadline is None:
+            self._deadline = budget.thread_clock() + budget.PAGE_SECONDS
+        return self._deadline
+
+    def used_up(self) -> bool:
+        return self._deadline is not None and budget.thread_clock() > self._deadline
 
 
 def unit_markup(

@@ -96,7 +96,7 @@ _OPENING = re.compile(
 )
 # The first words of the lines above: the regex runs only on a paragraph that opens with one of them (or
 # with ©), which settles almost every paragraph of a story with one small match and a set lookup.
-_FIRST_WORD = re.compile(r"\s*+(?:([^\W\d_]+)|(©))")
+_FIRST_WORD = re.compile(r"\s*+([^\W\d_]+|©)")
 _OPENING_WORD_LIST = """
     by written words story reporting edited posted text von par por door di photo photos photograph
     photographs photography image images picture pictures illustration illustrations graphic graphics
@@ -113,7 +113,7 @@ _OPENING_WORD_LIST = """
     clarification editor editors update bio about advertisement coordinates ad anzeige publicité
     publicidad 原标题 責任編輯 责任编辑 編輯 编辑 来源 來源 作者 图注 圖說 图片来源 摄影 攝影 记者 記者
 """
-_OPENING_WORDS = frozenset(_OPENING_WORD_LIST.split())
+_OPENING_WORDS = frozenset(_OPENING_WORD_LIST.split()) | {"©"}
 # The same pattern without IGNORECASE, for ASCII text lower-cased first (every letter in it is lower-case):
 # the regex engine then compares characters as they are, twice as fast. Lower-casing ASCII keeps every
 # offset, and no ASCII character matches a non-ASCII letter of the pattern either way.
@@ -189,13 +189,23 @@ def judge(paragraphs: Sequence[Paragraph], texts: Sequence[str], max_link_densit
     links_wanted = max_link_density < 1.0
     verdicts: list[str | None] = []
     unclosed: list[int] = []
+    # The two checks every paragraph gets are made here, inline: most paragraphs of a story are settled by
+    # them, and a call per paragraph is a good part of the judgement's cost.
     for i, (p, text) in enumerate(zip(paragraphs, texts, strict=True)):
         el = p.el
+        words = p.words
+        verdict = None
         # Most paragraphs hold no link: select_one answers that at half the cost of select.
-        links = el.select("a") if links_wanted and el.select_one("a") is not None else None
-        verdict = _judge_one(el, text, p.words, links, max_link_density)
-        if verdict is _UNCLOSED:
-            unclosed.append(i)
+        if links_wanted and el.select_one("a") is not None:
+            verdict = _link_verdict(el.select("a"), text, words, max_link_density)
+        if verdict is None:
+            names = el.attr("class")  # a string, and several times cheaper than reading el.attrs
+            if names:
+                verdict = _marked_by_class(names)
+            if verdict is None and words <= _OPENING_MAX_WORDS:
+                verdict = _judge_opening(el, text, words)
+                if verdict is _UNCLOSED:
+                    unclosed.append(i)
         verdicts.append(verdict)
     for i in unclosed:
         # The sentence goes on in the next block (a line break, not a heading) only when that block reads
@@ -244,38 +254,41 @@ def _starts_lower(text: str) -> bool:
     return first is not None and first.group(1).islower()
 
 
-def _judge_one(
-    el: Element, text: str, words: int, links: list[Element] | None, max_link_density: float
-) -> str | None:
-    if links:
-        linked = "".join(map(_TEXT_OF, links))
-        # Every word is at least one visible character, so a paragraph whose raw link text is within the
-        # limit of its word count is within the limit of its visible characters: settled without counting.
-        if len(linked) > max_link_density * words:
-            share = _link_share(linked, text)
-            if share > max_link_density:
-                return f"{share:.0%} link text, over max_link_density {max_link_density:g}"
-    names = el.attr("class")  # a string, and several times cheaper than reading el.attrs
-    marked = _marked_by_class(names) if names else None
-    if marked is not None:
-        return marked
-    if words > _OPENING_MAX_WORDS:
+def _link_verdict(links: list[Element], text: str, words: int, max_link_density: float) -> str | None:
+    linked = "".join(map(_TEXT_OF, links))
+    # Every word is at least one visible character, so a paragraph whose link text is within the limit of
+    # its word count is within the limit of its visible characters: settled without counting those, first
+    # by the raw length of the link text, then by its visible length (short, so cheap to count).
+    limit = max_link_density * words
+    if len(linked) <= limit:
         return None
+    shown = _visible(linked)
+    if shown <= limit:
+        return None
+    share = _link_share(shown, text)
+    if share > max_link_density:
+        return f"{share:.0%} link text, over max_link_density {max_link_density:g}"
+    return None
+
+
+def _judge_opening(el: Element, text: str, words: int) -> str | None:
+    """The checks for a paragraph of _OPENING_MAX_WORDS words or fewer, once its links and class passed."""
     first = _FIRST_WORD.match(text)
-    opening = None
-    if first is not None and (first.group(2) or first.group(1).lower() in _OPENING_WORDS):
+    word = first[1] if first is not None else None  # a run of letters, or "©"
+    if word is not None and word.lower() in _OPENING_WORDS:
         opening = _OPENING_LOWER.match(text.lower()) if text.isascii() else _OPENING.match(text)
-    if opening is not None:
-        kind = opening.lastgroup or ""
-        if _opening_holds(kind, text, opening, words):
-            start = " ".join(text.split()[:3])
-            return f"{_KIND[kind]} (starts {start!r})"
+        if opening is not None:
+            kind = opening.lastgroup or ""
+            if _opening_holds(kind, text, opening, words):
+                start = " ".join(text.split()[:3])
+                return f"{_KIND[kind]} (starts {start!r})"
     if words <= _CAPTION_MAX_WORDS:
-        if text.lstrip()[:1] in "([" and _BRACKETED_CREDIT.match(text):
+        # A bracket can only open a paragraph that opens with no letter (the first word's match failed).
+        if word is None and _BRACKETED_CREDIT.match(text):
             return "a note or credit in brackets"
         if "contributed" in text and _CONTRIBUTED.search(text):
             return "credit line (… contributed to this report)"
-        if first is not None and first.group(1) and first.group(1)[0].isupper():
+        if word is not None and word[0].isupper():
             credit = _author_line(text)
             if credit is not None:
                 return credit
@@ -463,14 +476,13 @@ def _all_capitals(line: str) -> bool:
     return len(letters) > 1 and all(ch.isupper() for ch in letters)
 
 
-def _link_share(linked: str, text: str) -> float:
+def _link_share(shown: int, text: str) -> float:
     """The share of the paragraph's visible characters (whitespace aside) that sit inside its links
-    (`linked`: the text of its links, joined)."""
+    (`shown`: the visible characters of their text)."""
     total = _visible(text)
     if total == 0:
         return 0.0
-    # Raw lengths bound the visible ones from above: most paragraphs are settled without the count.
-    return min(1.0, (_visible(linked) if len(linked) > total * 0.2 else len(linked)) / total)
+    return min(1.0, shown / total)
 
 
 def _visible(text: str) -> int:

@@ -33,7 +33,9 @@ from adinject.page.html_sets import (
 Position = tuple[int, int]  # (1-based line, 0-based column) in the normalised source, turbohtml's convention
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: the planner makes one for every place it tries, and a frozen dataclass is several times slower
+# to build. Nothing changes one once made.
+@dataclass(slots=True)
 class Boundary:
     """A safe place to insert: the normalised offset, its (line, col), and the element it follows."""
 
@@ -383,7 +385,7 @@ _INVISIBLE = (
 _LOOK_BUDGET = 400
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Boundary
 class Touch:
     """An element matching a keep-away selector that a unit at a boundary would sit right next to."""
 

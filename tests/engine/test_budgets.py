@@ -89,7 +89,7 @@ def test_a_unit_that_trips_the_clock_is_switched_off_until_the_rules_change(
     rules = rules_from(tmp_path, text)
     looks = [0]
 
-    def clock() -> float:  # the page starts, the unit starts, and then its loop finds an hour gone
+    def clock() -> float:  # the first template starts the page's clock, looks once, then finds an hour gone
         looks[0] += 1
         return 0.0 if looks[0] <= 2 else 3600.0
 
@@ -124,3 +124,22 @@ def test_explain_shows_the_budget_reason(tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert code == 0
     assert "[budget]" in out
+
+
+def test_a_page_of_cached_units_never_reads_the_cpu_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thread's CPU clock is a system call; the backstop needs it only once a template runs.
+    rules = rules_from(tmp_path, unit_rules(tmp_path, '<div class="ad">Advertisement</div>'))
+    page = article(8)
+    rules.apply(page, url="/news/a", headers=H)  # renders, and fills the render cache
+    looks = [0]
+
+    def clock() -> float:
+        looks[0] += 1
+        return time.thread_time()
+
+    monkeypatch.setattr(budget, "thread_clock", clock)
+    again = rules.apply(page, url="/news/a", headers=H)
+    assert again.insertions  # the units landed, from the cache
+    assert looks[0] == 0
