@@ -186,12 +186,14 @@ class _Surroundings:
         matched = el.matches(self._any)
         if matched and self._ignore and el.matches(self._ignore):
             return f"inside <{el.tag}> (ignore_inside)"
-        if self._embeds:
-            quoted = _embedded_post(el)
+        # The class attribute is read once for both looks (a string: several times cheaper than el.attrs).
+        names = el.attr("class") if self._embeds or self._auto else None
+        if self._embeds and names:
+            quoted = _embedded_post(el, names)
             if quoted is not None:
                 return quoted
         if self._auto:
-            block = _boilerplate_block_of(el)
+            block = _boilerplate_block_of(el, names)
             if block is not None:
                 return f"inside {block}, which looks like page furniture, not the article (container: auto)"
         return _HIDDEN_REASON if matched else None
@@ -215,15 +217,19 @@ _BOILERPLATE = re.compile(
 )
 
 
-def _boilerplate_block_of(el: Element) -> str | None:
-    attrs = el.attrs
-    cls = attrs.get("class")
-    ident = attrs.get("id")
-    blob = " ".join(cls) if isinstance(cls, list) else (cls or "")
-    if isinstance(ident, str):
-        blob = f"{blob} {ident}"
+_CLASS_SEPARATORS = re.compile(r"[ \t\n\f\r]+")  # what separates class names (ASCII whitespace only)
+
+
+def _boilerplate_block_of(el: Element, names: str | None) -> str | None:
+    """`names`: the element's class attribute, as written."""
+    ident = el.attr("id")
+    # The words searched for hold no space, so the class as written (with its own spacing) and the id
+    # joined by a space find the same; the reason shows the class names one space apart.
+    blob = f"{names or ''} {ident}" if ident is not None else names or ""
     if blob and _BOILERPLATE.search(blob.lower()):
-        return f"<{el.tag} {blob.strip()!r}>"
+        shown = " ".join(_CLASS_SEPARATORS.split((names or "").strip(" \t\n\f\r")))
+        shown = f"{shown} {ident}" if ident is not None else shown
+        return f"<{el.tag} {shown.strip()!r}>"
     return None
 
 
@@ -242,10 +248,8 @@ _EMBED_WRAPPER = re.compile(
 )
 
 
-def _embedded_post(el: Element) -> str | None:
-    names = el.attr("class")
-    if not names:
-        return None
+def _embedded_post(el: Element, names: str) -> str | None:
+    """`names`: the element's class attribute, as written (not empty)."""
     found = (_EMBED if el.tag == "blockquote" else _EMBED_WRAPPER).search(names.lower())
     if found is None:
         return None

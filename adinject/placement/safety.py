@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from turbohtml import Document, DocumentFragment, Element, Namespace, Text
 
@@ -406,7 +408,7 @@ def touches_above(after: Element, keep_away: str, page_slots: str = "") -> Touch
     """The matching element right above a unit inserted after `after` (the last rendered thing inside it)."""
     if not keep_away and not page_slots:
         return None
-    either = f"{keep_away}, {page_slots}" if keep_away and page_slots else keep_away or page_slots
+    either = _either(keep_away, page_slots)
     # Looking back stays inside the block above: when nothing in it matches (most paragraphs hold no image
     # or heading), two selector calls in C say so without the walk.
     if after.matches(either) or after.select_one(either) is not None:
@@ -421,19 +423,26 @@ def touches_below(after: Element, keep_away: str, page_slots: str = "") -> Touch
     nothing rendered follows inside them), if any."""
     if not keep_away and not page_slots:
         return None
-    start = _sibling(after, forward=True)
+    start = after.next_sibling
     walker: object = after
     while start is None:  # the unit is the last thing in its parent: what follows the parent is below it
         walker = getattr(walker, "parent", None)
         if not isinstance(walker, Element) or walker.tag in ("body", "html"):
             return None
-        start = _sibling(walker, forward=True)
+        start = walker.next_sibling
     found = _look(start, keep_away, page_slots, forward=True, stop=None)
     return Touch(found[0], True, found[1]) if found is not None else None
 
 
-def _sibling(node: object, *, forward: bool) -> object:
-    return node.next_sibling if forward else node.previous_sibling  # type: ignore[attr-defined]
+@lru_cache(maxsize=256)
+def _either(keep_away: str, page_slots: str) -> str:
+    return f"{keep_away}, {page_slots}" if keep_away and page_slots else keep_away or page_slots
+
+
+@lru_cache(maxsize=256)
+def _screen(keep_away: str) -> str:
+    # Most elements on the way are neither hidden nor kept away from: one selector call says so for both.
+    return f"{keep_away}, {_INVISIBLE}" if keep_away else _INVISIBLE
 
 
 def _edge_child(el: Element, *, forward: bool) -> object:
@@ -460,40 +469,40 @@ def _look(
     element entered on the way: (tag, matched the page's slots) for the first that matches, else None.
 
     Backwards, the walk stays inside `stop` (the block above the unit); forwards it goes on past the end of
-    the block below, as the reader's eye does.
+    the block below, as the reader's eye does. (Written as one loop with the steps inline: it runs for every
+    place a unit is tried.)
     """
-    # Most elements on the way are neither hidden nor kept away from: one selector call says so for both.
-    screen = f"{keep_away}, {_INVISIBLE}" if keep_away else _INVISIBLE
-    node: object = start
-    for _ in range(_LOOK_BUDGET):
-        descend: object = None
+    screen = _screen(keep_away)
+    node: Any = start
+    budget = _LOOK_BUDGET
+    while budget:
+        budget -= 1
         if isinstance(node, Text):
             if node.data.strip():
                 return None
-        elif isinstance(node, Element) and node.tag not in UNRENDERED:
-            flagged = node.matches(screen)
-            if flagged and node.matches(_INVISIBLE):
-                pass  # hidden, with whatever it holds: looked through
-            elif flagged:
-                return node.tag, False  # not hidden, so it matched keep_away
+        elif isinstance(node, Element) and (tag := node.tag) not in UNRENDERED:
+            if node.matches(screen):
+                if not node.matches(_INVISIBLE):
+                    return tag, False  # not hidden, so it matched keep_away
+                # hidden, with whatever it holds: looked through
             elif page_slots and node.matches(page_slots):
-                return node.tag, True
-            elif node.tag in BOXES:
+                return tag, True
+            elif tag in BOXES:
                 return None
             else:
-                descend = _edge_child(node, forward=forward)
-        if descend is not None:
-            node = descend
-            continue
+                inner = _edge_child(node, forward=forward)
+                if inner is not None:
+                    node = inner
+                    continue
         # Done with this node and whatever it held: on to the next one, climbing out of finished parents.
         while True:
             if node is stop:
                 return None
-            nxt = _sibling(node, forward=forward)
+            nxt = node.next_sibling if forward else node.previous_sibling
             if nxt is not None:
                 node = nxt
                 break
-            node = getattr(node, "parent", None)
+            node = node.parent
             if not isinstance(node, Element) or node.tag in ("body", "html"):
                 return None
     return None
