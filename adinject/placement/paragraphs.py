@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from turbohtml import Document, Element, Text
 
@@ -41,25 +42,21 @@ def collect(
     *,
     auto: bool = False,
     keep_text: bool = True,
+    left_out: bool = True,
 ) -> list[Candidate]:
     """Every element matching `paragraphs` inside the container, each counted or left out with a reason.
 
     `keep_text=False` leaves `Candidate.text` empty: only explaining shows it, and on a page with thousands
     of paragraphs holding every text keeps megabytes alive that the pass would otherwise stream through.
+    `left_out=False` drops the paragraphs the rule's settings rule out (too short, hidden, ignored) instead
+    of listing them with reasons only explaining shows: often a third of a page's paragraphs. (Those the
+    prose judgement leaves out are still listed, uncounted.)
     """
     ignore = ", ".join(rule.ignore_inside)
     text_filter = _TextFilter.of(rule)
     out: list[Candidate] = []
     cache = words_cache if words_cache is not None else {}
-    found = container.select(rule.paragraphs)
-    runs, run_blocks = extra_paragraphs(container, rule, cache, auto=auto)
-    if runs:
-        # Runs of text ended by a blank line count as paragraphs too, in document order; their texts come
-        # with them (a run is no element whose text could be read).
-        for el, text in runs:
-            if el not in cache:  # counted already when they voted for the container
-                cache[el] = (text, count_words(text))
-        found = sorted([*found, *(el for el, _ in runs)], key=run_order)
+    found, run_blocks = _found(container, rule, cache, auto)
     surroundings = _Surroundings(container, ignore, auto, rule.boilerplate_filter)
     own, above = surroundings.own, surroundings.above
     # Read once: the loop below runs for every paragraph of the page. With the plain "p" selector a
@@ -69,6 +66,9 @@ def collect(
     append = out.append
     judged: list[tuple[Candidate, str]] = []  # still counted, with their texts, for the prose judgement
     for el in found:
+        reason = own(el) or above(el.parent)
+        if reason is not None and not left_out:
+            continue  # hidden or ignored: its text is not even read
         # Each text is made as its paragraph is judged, and dropped after unless kept.
         cached = cache.get(el)
         if cached is None:
@@ -76,22 +76,41 @@ def collect(
             words = count_words(text)
         else:
             text, words = cached
-        reason = own(el) or above(el.parent)
         if reason is None:
             if nested_possible and _nested_paragraph(el, container, rule.paragraphs):
                 reason = "inside another counted paragraph"
             elif words < min_words:
+                if not left_out:
+                    continue  # the commonest reason: not even its words are written out
                 reason = f"{words} words, fewer than min_paragraph_words ({min_words})"
             elif max_words is not None and words > max_words:
                 reason = f"{words} words, more than max_paragraph_words ({max_words})"
             elif text_filter is not None:
                 reason = text_filter.reason(text)
+        if reason is not None and not left_out:
+            continue
         candidate = Candidate(el, text if keep_text else "", words, reason is None, reason, el in run_blocks)
         append(candidate)
         if reason is None and rule.boilerplate_filter:
             judged.append((candidate, text))
     _leave_out_boilerplate(judged, rule.max_link_density)
     return out
+
+
+def _found(
+    container: Element, rule: Rule, cache: dict[Element, tuple[str, int]], auto: bool
+) -> tuple[list[Element], set[Element]]:
+    """The elements `paragraphs` matches, with the paragraphs no selector finds (see extra_paragraphs) in
+    document order; and the blocks among them that stand for their last run of text."""
+    found = container.select(rule.paragraphs)
+    runs, run_blocks = extra_paragraphs(container, rule, cache, auto=auto)
+    if runs:
+        # Their texts come with them (a run is no element whose text could be read).
+        for el, text in runs:
+            if el not in cache:  # counted already when they voted for the container
+                cache[el] = (text, count_words(text))
+        found = sorted([*found, *(el for el, _ in runs)], key=run_order)
+    return found, run_blocks
 
 
 def _leave_out_boilerplate(judged: list[tuple[Candidate, str]], max_link_density: float) -> None:
@@ -217,6 +236,13 @@ _BOILERPLATE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
+def _furniture_names(blob: str) -> bool:
+    # Wrappers share their class names within a page and across a site's pages: the regex runs once per
+    # distinct value, as for the prose judgement's class hints.
+    return _BOILERPLATE.search(blob.lower()) is not None
+
+
 _CLASS_SEPARATORS = re.compile(r"[ \t\n\f\r]+")  # what separates class names (ASCII whitespace only)
 
 
@@ -226,7 +252,7 @@ def _boilerplate_block_of(el: Element, names: str | None) -> str | None:
     # The words searched for hold no space, so the class as written (with its own spacing) and the id
     # joined by a space find the same; the reason shows the class names one space apart.
     blob = f"{names or ''} {ident}" if ident is not None else names or ""
-    if blob and _BOILERPLATE.search(blob.lower()):
+    if blob and _furniture_names(blob):
         shown = " ".join(_CLASS_SEPARATORS.split((names or "").strip(" \t\n\f\r")))
         shown = f"{shown} {ident}" if ident is not None else shown
         return f"<{el.tag} {shown.strip()!r}>"
@@ -248,12 +274,19 @@ _EMBED_WRAPPER = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
+def _embed_word(names: str, blockquote: bool) -> str | None:
+    """The embed or pull-quote word in a class attribute, if any (once per distinct value)."""
+    found = (_EMBED if blockquote else _EMBED_WRAPPER).search(names.lower())
+    return found.group(0) if found is not None else None
+
+
 def _embedded_post(el: Element, names: str) -> str | None:
     """`names`: the element's class attribute, as written (not empty)."""
-    found = (_EMBED if el.tag == "blockquote" else _EMBED_WRAPPER).search(names.lower())
+    found = _embed_word(names, el.tag == "blockquote")
     if found is None:
         return None
-    what = "a pull quote" if "pull" in found.group(0) else "an embedded social post"
+    what = "a pull quote" if "pull" in found else "an embedded social post"
     shown = names.strip() if len(names.strip()) <= 40 else names.strip()[:39] + "…"
     return f"inside <{el.tag} class={shown!r}>, {what}, not the article's own text"
 

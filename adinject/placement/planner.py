@@ -101,7 +101,9 @@ def plan_page(
             # Only explaining reads it (mapped to bytes by the engine); a source location costs a few objects.
             loc = container.source_location
             trace.container_offset = loc.start_tag.start_offset if loc is not None else None
-        candidates = collect(container, rule, words_cache, auto=found_by == AUTO, keep_text=explain)
+        candidates = collect(
+            container, rule, words_cache, auto=found_by == AUTO, keep_text=explain, left_out=explain
+        )
         counted = [c for c in candidates if c.counted]
         if explain:
             trace.paragraphs.extend(_paragraph_infos(candidates))

@@ -416,3 +416,31 @@ def test_found_by_fuzzing_unit_everywhere(tmp_path: Path, body: str) -> None:
     page = f"<!DOCTYPE html><body>{body}</body>".encode()
     result = rules.apply(page, url="/", headers=H)
     check_first_law(page, result, mark="ad")
+
+
+def test_placing_without_explaining_skips_the_lines_the_rule_leaves_out(tmp_path: Path) -> None:
+    """Only explaining lists the paragraphs a rule's settings leave out; placing never builds them, and
+    places exactly where explaining says."""
+    from turbohtml import parse
+
+    from adinject.placement.paragraphs import collect
+    from tests._support.engine import simple_rules
+
+    rules = simple_rules(
+        tmp_path, "      - unit: ad\n        after_paragraph: 2\n", extra="    min_paragraph_words: 5\n"
+    )
+    prose = "<p>The council voted on Tuesday to close the old library for a year of repairs to its roof.</p>"
+    body = f"<article>{prose}<p>Short line.</p><p hidden>{prose[3:]}<ul><li>{prose[3:-4]}</li></ul>{prose}"
+    doc = parse(f"<body>{body}</article>", source_locations=True)
+    container = doc.select_one("article")
+    assert container is not None
+    rule = rules.compiled.rules[0]
+    everything = collect(container, rule)
+    placing = collect(container, rule, left_out=False)
+    assert [c.counted for c in everything] == [True, False, False, True]
+    assert [c.el for c in placing] == [c.el for c in everything if c.counted]
+    page = f"<!DOCTYPE html><html><body>{body}</article></body></html>".encode()
+    headers = {"content-type": "text/html"}
+    plain = rules.apply(page, url="/news/a", headers=headers)
+    explained = rules.apply(page, url="/news/a", headers=headers, explain=True)
+    assert plain.body == explained.body and [i.paragraph for i in plain.insertions] == [2]

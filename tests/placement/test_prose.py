@@ -281,3 +281,16 @@ def test_a_page_of_undecided_lines_is_judged_in_linear_time(rules: Rules) -> Non
     result = rules.apply(page(body), url="/news/a", headers=H, explain=True)
     reasons = {p.left_out for p in result.traces[0].paragraphs}
     assert reasons == {"not article prose: short line with no article prose next to it"}
+
+
+def test_link_text_counts_by_what_a_reader_sees_of_it(tmp_path: Path) -> None:
+    # Source whitespace inside a link is no link text: only its visible characters are weighed.
+    spaced = "pub" + "\n" * 12 + "lished"
+    line = (
+        f"<p>The plan was <a href='/a'>{spaced}</a> in March and has drawn criticism from residents on "
+        "both sides of the river, who say the town never asked them what they wanted.</p>"
+    )
+    strict = simple_rules(tmp_path, ONE_UNIT, extra="    max_link_density: 0.12\n")
+    assert reason_for(strict, line) is None
+    stricter = simple_rules(tmp_path, ONE_UNIT, extra="    max_link_density: 0.05\n")
+    assert "link text, over max_link_density 0.05" in (reason_for(stricter, line) or "")
