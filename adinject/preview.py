@@ -85,7 +85,7 @@ def annotate(
         version = "none"
     else:
         plan = rules.plan(body, url=url, headers=headers, explain=True, now=now)
-        result = rules.realize(plan, body, context=context, csp=csp)
+        result = rules.realize(plan, body, context=context, csp=csp, plan_reused=False)
         version = rules.version
     # As the engine reads the page (an undeclared page that is valid UTF-8 is UTF-8), when it did not.
     sniffed = plan.sniffed or sniff_and_decode(body, header(headers, "content-type"))[0]

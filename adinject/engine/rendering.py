@@ -137,11 +137,21 @@ class GptWiring:
 
 
 def render(
-    plan: Plan, index: RuleIndex, context: Mapping[str, Any], policies: Sequence[str], cache: RenderCache
+    plan: Plan,
+    index: RuleIndex,
+    context: Mapping[str, Any],
+    policies: Sequence[str],
+    cache: RenderCache,
+    *,
+    plan_reused: bool = True,
 ) -> Rendered:
-    """The plan rendered for this response, from `cache` when nothing in it depends on the response."""
+    """The plan rendered for this response, from `cache` when nothing in it depends on the response.
+
+    `plan_reused=False`: the plan was made for this response alone (no plan cache holds it), so its
+    rendering is not kept either: nobody would ask for it again, and each such entry would push out one
+    that is read. The units' own markup is kept as ever."""
     per_request = index.units.per_request_units
-    if plan.head is not None or any(u.unit in per_request for u in plan.units):
+    if not plan_reused or plan.head is not None or any(u.unit in per_request for u in plan.units):
         return _render(plan, index, context, policies, cache)
     key = ("plan", plan.rules_version, plan.serial)
     return cache.get_or_make(key, lambda: _render(plan, index, context, policies, cache))

@@ -160,11 +160,14 @@ class Rules:
         context: Mapping[str, Any] | None = None,
         csp: str | Sequence[str] | None = None,
         render_cache: RenderCache | None = None,
+        plan_reused: bool = True,
     ) -> ApplyResult:
         """Render and splice in the planned units. `context`: the app's values for templates. `csp`: the
         response's Content-Security-Policy header value(s), read for the nonce of the GPT scripts.
         `render_cache`: where reusable markup is kept (default: this rules object's own). A page carrying
-        its own context (`<script type="application/json" id="adinject-context">`) adds it under `context`."""
+        its own context (`<script type="application/json" id="adinject-context">`) adds it under `context`.
+        `plan_reused=False`: the plan serves this response only (not from a plan cache), so its rendering
+        is not kept for a next one."""
         started = time.perf_counter()
         policies = [csp] if isinstance(csp, str) else list(csp or ())
         cache = render_cache if render_cache is not None else self.render_cache
@@ -172,7 +175,7 @@ class Rules:
             # The page's own context (its #adinject-context element) under the app's: the app's keys win.
             context = {**plan.context, **(context or {})}
         try:
-            rendered = render(plan, self.index, context or {}, policies, cache)
+            rendered = render(plan, self.index, context or {}, policies, cache, plan_reused=plan_reused)
             result = ApplyResult(
                 apply_edits(body, rendered.edits),
                 list(rendered.insertions),
@@ -199,7 +202,7 @@ class Rules:
         csp: str | Sequence[str] | None = None,
     ) -> ApplyResult:
         plan = self.plan(body, url=url, headers=headers, explain=explain, now=now)
-        return self.realize(plan, body, context=context, csp=csp)
+        return self.realize(plan, body, context=context, csp=csp, plan_reused=False)
 
 
 def load_rules(path: str | os.PathLike[str], *, gpt_hosts: Collection[str] = GPT_LIBRARY_HOSTS) -> Rules:

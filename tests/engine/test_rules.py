@@ -349,3 +349,17 @@ def test_the_render_cache_is_the_callers(tmp_path: Path) -> None:
     tiny = RenderCache(maxsize=1)
     rules.realize(plan, page, render_cache=tiny)
     assert len(tiny) == 1
+
+
+def test_apply_keeps_the_units_markup_but_not_a_page_it_will_never_see_again(tmp_path: Path) -> None:
+    # apply() makes its plan for one call: keeping that plan's rendering would only push out entries that
+    # are read (the units' markup, and the renderings of plans a plan cache hands out again).
+    rules = simple_rules(tmp_path, PLACE)
+    page = article(4)
+    rules.apply(page, url="/news/a", headers=H)
+    kept = rules.render_cache._lru.keys()  # a list, least recently used first
+    assert {key[0] for key in kept if isinstance(key, tuple)} == {"slot"}
+    plan = rules.plan(page, url="/news/a", headers=H)
+    rules.realize(plan, page)  # a plan that may come again (from a plan cache): its rendering is kept
+    kept = rules.render_cache._lru.keys()
+    assert "plan" in {key[0] for key in kept if isinstance(key, tuple)}
