@@ -174,6 +174,8 @@ def quote_around(el: Element, container: Element | None) -> Element | None:
     """The outermost <blockquote> around `el` below the container: a quoted passage's paragraphs count, but
     a unit goes around the quote, never into it (an ad between two paragraphs of a quotation reads as part
     of it). A container that is itself a quote, or sits in one, is the article, not a quotation in it."""
+    if el.closest("blockquote") is None:
+        return None  # the usual case, answered in C without the walk
     found = None
     walker = el.parent
     while isinstance(walker, Element) and walker is not container:

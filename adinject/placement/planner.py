@@ -256,6 +256,7 @@ def _place(
         )
     exhausted: tuple[int, str] | None = None  # the target whose search down found nothing, and its code
     at_max = f"max ({limit}) units of this placement already placed"
+    keep_away = ", ".join(placement.keep_away_from)  # joined once: every position tried asks
     for target in requested:
         counted_as = _counted_as(placement, target)
         if limit is not None and placed_here >= limit:
@@ -272,7 +273,7 @@ def _place(
             reason = _exhausted(placement, exhausted[0], target)
             out.append(Skip(exhausted[1], reason, rule.name, placement.unit, counted_as))
             continue
-        found = _search(state, placement, target, page.taken)
+        found = _search(state, placement, target, page.taken, keep_away)
         if isinstance(found, Skip):
             out.append(found)
             if placement.shift == "down" and found.code != "shift_limit":
@@ -348,8 +349,9 @@ def _form_ok(boundary: Boundary, hazards: Hazards) -> bool:
 
 
 def _search(
-    state: _RuleState, placement: Placement, target: int, taken: dict[int, str]
+    state: _RuleState, placement: Placement, target: int, taken: dict[int, str], keep_away: str
 ) -> tuple[int, Boundary, str] | Skip:
+    """`keep_away`: the placement's keep_away_from as one selector list."""
     rule = state.rule
     n = len(state.counted)
     step = -1 if placement.shift == "up" else 1
@@ -372,7 +374,7 @@ def _search(
             if isinstance(got, str):
                 problem = ("unsafe", f"cannot insert safely {_where(placement, k)}: {got}")
             else:
-                near = _touch(state, got, ", ".join(placement.keep_away_from))
+                near = _touch(state, got, keep_away)
                 if near is not None:
                     said = f"the place {_where(placement, k)}" if before else f"paragraph {k}"
                     problem = ("keep_away", f"{said} is {_touch_words(near)}")

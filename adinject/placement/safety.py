@@ -62,6 +62,8 @@ _UNQUIET = ",".join(
         | {"noframes", "iframe", "xmp", "plaintext"}
     )
 )
+# `after` is one of them or holds one: a single selector call asks both.
+_UNQUIET_HERE = f"{_UNQUIET}, :has({_UNQUIET})"
 
 
 class Hazards:
@@ -176,7 +178,7 @@ class Hazards:
         # Any text at all: the lazy walk over its strings answers at the first (`text` copies all of it).
         if after.tag not in _RECONSTRUCTING_VOIDS and not any(after.strings):
             return False  # nothing in it would have re-opened an earlier one
-        if after.matches(_UNQUIET) or after.select_one(_UNQUIET) is not None:
+        if after.matches(_UNQUIET_HERE):
             return False
         start = after.position
         for el in after.iter_elements(_FORMATTING_TAGS):
