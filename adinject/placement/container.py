@@ -255,7 +255,7 @@ _MARKED_SHARE = 0.6
 _MARKED_MIN = 4
 
 
-def marked_article(doc: Document, paragraphs: str) -> Element | None:
+def marked_article(doc: Document, paragraphs: str, found: list[Element] | None = None) -> Element | None:
     """The element the page itself marks as its article body, if it holds most of the paragraphs.
 
     Such an element holds a run of paragraphs that are consecutive in document order and number at least
@@ -263,7 +263,8 @@ def marked_article(doc: Document, paragraphs: str) -> Element | None:
     (matching class selectors against the whole tree instead costs more than the rest of this module).
     Of the ancestors a selector matches, the innermost that holds enough wins.
     """
-    found = doc.select(paragraphs)
+    if found is None:  # else the caller's doc.select(paragraphs), which it also reads
+        found = doc.select(paragraphs)
     total = len(found)
     if total < _MARKED_MIN:
         return None

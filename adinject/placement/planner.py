@@ -148,10 +148,11 @@ def _find_container(
 ) -> tuple[Element | None, str]:
     for selector in rule.containers:
         if selector == AUTO:
-            marked = marked_article(doc, rule.paragraphs)
+            matches = doc.select(rule.paragraphs)
+            marked = marked_article(doc, rule.paragraphs, matches)
             if marked is not None:
                 return marked, AUTO
-            voters = [(el, el.text) for el in doc.select(rule.paragraphs)]
+            voters = [(el, el.text) for el in matches]
             if rule.br_paragraphs and rule.paragraphs.strip() == "p":
                 voters.extend(br_runs(doc))  # the document's own select goes through its tag index
             ignore = ", ".join(rule.ignore_inside)

@@ -288,11 +288,13 @@ def _judge_opening(el: Element, text: str, words: int) -> str | None:
             return "a note or credit in brackets"
         if "contributed" in text and _CONTRIBUTED.search(text):
             return "credit line (… contributed to this report)"
-        if word is not None and word[0].isupper():
+        # Both gates inline (they settle almost every line): a capital first, then a verb _AUTHOR needs.
+        if word is not None and word[0].isupper() and (" is " in text or "cover" in text or "report" in text):
             credit = _author_line(text)
             if credit is not None:
                 return credit
-        if _has_italics(el) and _under_media(el) and _only_inside(el, _ITALIC):
+        italic = el.tag != "br" and el.select_one(_ITALIC_SELECTOR) is not None
+        if italic and _under_media(el) and _only_inside(el, _ITALIC):
             return "caption (an italic line right under an image)"
     if words > _SHORT_MAX_WORDS:
         return None
@@ -345,8 +347,7 @@ _AUTHOR_ROLE = re.compile(
 
 
 def _author_line(text: str) -> str | None:
-    if " is " not in text and "cover" not in text and "report" not in text:
-        return None  # none of the verbs _AUTHOR needs after the name: three substring searches say so
+    """(Asked only of a line holding one of the verbs _AUTHOR needs after the name.)"""
     found = _AUTHOR.match(text)
     if found is None:
         return None
@@ -358,10 +359,6 @@ def _author_line(text: str) -> str | None:
 _ITALIC = frozenset({"em", "i", "small", "figcaption", "cite"})
 _ITALIC_SELECTOR = ", ".join(sorted(_ITALIC))
 _MEDIA = frozenset({"img", "picture", "figure", "video", "iframe", "svg", "canvas"})
-
-
-def _has_italics(el: Element) -> bool:
-    return el.tag != "br" and el.select_one(_ITALIC_SELECTOR) is not None
 
 
 def _under_media(el: Element) -> bool:
