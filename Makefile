@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all test lint imports typecheck pytest demo bench bench-http bench-placement clean schema
+.PHONY: all test lint imports typecheck pytest demo bench bench-http bench-placement bench-compare clean schema
 
 all: test
 
@@ -52,6 +52,10 @@ bench-http: $(STAMP)
 # Where units land on the corpus, judged against each page's article text (issue 12); -v lists the misses.
 bench-placement: $(STAMP)
 	$(BIN)/python benchmarks/placement.py
+
+# Median apply against the restructure's last commit (61bcc80), alternating fresh processes (issue 12).
+bench-compare: $(STAMP)
+	$(BIN)/python benchmarks/compare.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache
