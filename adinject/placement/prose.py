@@ -45,7 +45,8 @@ _OPENING = re.compile(
         top\ photo|cover\ photo|header\ image|featured\ image|foto|bild|imagen|crédit|quelle|fuente)s?
         (?:\ (?:by|credit|courtesy))?\s*[:|/]|(?:photo|image|video|illustration)\ by\b|
         getty\ images\b|ap\ photo\b|image\ (?:copyright|caption|source)\b|
-        (?:原标题|責任編輯|责任编辑|編輯|编辑|来源|來源|作者|图注|圖說|图片来源|摄影|攝影|记者|記者)\s*[:：︱|])
+        (?:原标题|責任編輯|责任编辑|編輯|编辑|来源|來源|作者|图注|圖說|图片来源|摄影|攝影|记者|記者|
+        写真|画像|撮影|사진|출처|자료)\s*[:：︱|=＝])
     |(?P<dateline>(?:updated|published|posted|last\ updated|last\ modified|first\ published|modified|
         publié|mis\ à\ jour|actualizado|publicado|atualizado|aktualisiert|veröffentlicht|aggiornato|
         pubblicato)\b)
@@ -56,7 +57,7 @@ _OPENING = re.compile(
         à\ lire\ aussi|lee\ también|leia\ também|leia\ mais|mehr\ zum\ thema|lesen\ sie\ auch|
         leggi\ anche)\b[^.!?\n]{0,60}?[:›»|]
         |more(?:\ [^\s:.!?]+){0,2}\s*:
-        |you\ (?:may|might)\ also\ (?:like|enjoy)|recommended\ for\ you)
+        |you\ (?:may|might)\ also\ (?:like|enjoy)|recommended\ for\ you|関連記事|관련\ ?기사)
     |(?P<cta>(?:subscribe|sign\ up|signup|sign-up|
         follow\ (?:us|me|@|[^.!?\n]{0,50}?\ on\ (?:twitter|x|facebook|instagram|tiktok|youtube|linkedin|
             threads|bluesky|mastodon|flipboard|google\ news|whatsapp|telegram|snapchat)|[^.!?\n]{0,40}?:)|
@@ -86,6 +87,7 @@ _OPENING = re.compile(
         a\ version\ of\ this\ (?:article|story)\ (?:appears|appeared)|
         (?:this\ (?:article|story|post)\ )?(?:was\ )?originally\ (?:published|appeared|posted)
         )\b|(?:disclosure|disclaimer)\s*:|copyright\s*(?:©|\(c\)|\d{4})|©|
+        無断(?:で)?(?:転載|複製|転用|使用)|저작권자|무단\ ?(?:전재|복제|배포)|
         (?:terms\ of\ (?:use|service)|privacy\ policy)\s*(?:[|·•,.]|$))
     |(?P<note>(?:correction|clarification|editor['’]?s\ note|editors['’]?\ note|update)\s*[:—–-]|
         this\ (?:version|story|article)\ (?:has\ been\ |was\ )?(?:corrects|updated|corrected|amended)\b)
@@ -112,8 +114,12 @@ _OPENING_WORD_LIST = """
     for correction
     clarification editor editors update bio about advertisement coordinates ad anzeige publicité
     publicidad 原标题 責任編輯 责任编辑 編輯 编辑 来源 來源 作者 图注 圖說 图片来源 摄影 攝影 记者 記者
+    写真 画像 撮影 関連記事 無断 사진 출처 자료 관련기사 관련 저작권자 무단
 """
 _OPENING_WORDS = frozenset(_OPENING_WORD_LIST.split()) | {"©"}
+# Chinese and Japanese write no space after a line's first word, so its run of letters may go on into the
+# sentence ("無断転載を禁じます"): their opening words are also looked up by their first two characters.
+_OPENING_PREFIXES = frozenset(word[:2] for word in _OPENING_WORDS if ord(word[0]) >= 0x1100)  # Hangul, CJK
 # The same pattern without IGNORECASE, for ASCII text lower-cased first (every letter in it is lower-case):
 # the regex engine then compares characters as they are, twice as fast. Lower-casing ASCII keeps every
 # offset, and no ASCII character matches a non-ASCII letter of the pattern either way.
@@ -275,7 +281,10 @@ def _judge_opening(el: Element, text: str, words: int) -> str | None:
     """The checks for a paragraph of _OPENING_MAX_WORDS words or fewer, once its links and class passed."""
     first = _FIRST_WORD.match(text)
     word = first[1] if first is not None else None  # a run of letters, or "©"
-    if word is not None and word.lower() in _OPENING_WORDS:
+    if word is not None and (
+        (lowered := word.lower()) in _OPENING_WORDS
+        or (not lowered.isascii() and lowered[:2] in _OPENING_PREFIXES)
+    ):
         opening = _OPENING_LOWER.match(text.lower()) if text.isascii() else _OPENING.match(text)
         if opening is not None:
             kind = opening.lastgroup or ""
@@ -430,7 +439,7 @@ def _judge_short(el: Element, text: str, words: int) -> str | None:
         return None
     if _LETTER.search(line) is None:
         return "no letters: numbers or symbols only (a chart label or separator)"
-    if line[0] in "([" and line[-1] in ")]":
+    if line[0] in _OPENERS and line[-1] in _CLOSERS:
         return "a note or credit in brackets"
     if _all_capitals(line):
         return "short all-capitals line (a label or subheading)"
@@ -448,6 +457,11 @@ def _judge_short(el: Element, text: str, words: int) -> str | None:
     if words <= _TERSE_MAX_WORDS and _stopword_share(line, skip=0) == 0.0:
         return _UNDECIDED
     return None
+
+
+# Brackets a short line may stand in whole, as a note or a credit: "(AP)", "（共同）", "<저작권자 © …>".
+_OPENERS = "([（［【〔〈《<＜"
+_CLOSERS = ")]）］】〕〉》>＞"
 
 
 # A footnote or citation mark after the last sentence: "… was born. [M1]", "… Foundation:[41]".

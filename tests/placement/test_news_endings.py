@@ -79,3 +79,63 @@ def test_two_story_paragraphs_follow_a_unit_placed_third_from_the_end(tmp_path: 
     check_first_law(page, result, mark="ad")
     # The unit sits between the story's third and fourth paragraphs, read from the output.
     assert f"{STORY[2]}</p>{UNIT}<p>{STORY[3]}".encode() in result.body, result.skipped
+
+
+# Japanese and Korean news, in their own words: the story and then the template's lines.
+CJK_STORIES = {
+    "japanese": [
+        "市議会は火曜日、屋根の修理のため旧図書館を一年間閉鎖することを賛成多数で可決した。",
+        "閲覧室を利用する住民は、川向こうの分館を案内されると市の担当者は説明した。",
+        "修理費は約四億円と見込まれ、その大半を県の補助金で賄う計画だという。",
+        "司書によると、蔵書は三月の貴重書を皮切りに段階的に移される予定だ。",
+        "工事が予定通り進めば、図書館は来年春に再開する見通しだと市長は述べた。",
+    ],
+    "korean": [
+        "시의회는 화요일 지붕 보수를 위해 옛 도서관을 1년간 폐쇄하는 안을 가결했다고 밝혔다.",
+        "열람실을 이용하던 주민들은 강 건너 분관을 이용하게 된다고 시 관계자가 설명했다.",
+        "보수 비용은 약 40억 원으로 예상되며 대부분 도 보조금으로 충당할 계획이다.",
+        "사서들은 장서를 3월 희귀본부터 단계적으로 옮길 예정이라고 말했다.",
+        "공사가 예정대로 진행되면 도서관은 내년 봄 다시 문을 열 것이라고 시장은 말했다.",
+    ],
+}
+CJK_ENDINGS = {
+    "japanese-related": ("japanese", "<p>関連記事</p><p><a href='/a'>図書館の予算、五つの図表で解説</a></p>"),
+    "japanese-bracketed": ("japanese", "<p>【関連記事】図書館はなぜ混んでいるのか</p><p>（共同）</p>"),
+    "japanese-credit": (
+        "japanese",
+        "<p>写真：市立図書館の外観（市提供）</p><p>無断転載・複製を禁じます。</p>",
+    ),
+    "korean-byline": ("korean", "<p>홍길동 기자 hong@example.co.kr</p><p>관련기사</p>"),
+    "korean-copyright": (
+        "korean",
+        "<p>사진=연합뉴스</p><p>&lt;저작권자 © 연합뉴스, 무단 전재 및 재배포 금지&gt;</p>",
+    ),
+    "korean-bracketed": (
+        "korean",
+        "<p>[관련기사] 도서관 예산, 다섯 개의 도표로 본다</p><p>김철수 특파원</p>",
+    ),
+    # Lines long enough to count by their words, and closed as sentences are: only what they say shows them.
+    "japanese-sentences": (
+        "japanese",
+        "<p>関連記事：図書館の予算を五つの図表で読み解く。</p><p>（写真は市立図書館の外観、市提供）</p>",
+    ),
+    "korean-sentences": (
+        "korean",
+        "<p>사진=연합뉴스 제공, 시립도서관 전경을 촬영했다.</p>"
+        "<p>저작권자 © 한국일보, 무단 전재 및 재배포를 금합니다.</p>",
+    ),
+}
+
+
+@pytest.mark.parametrize("ending", list(CJK_ENDINGS), ids=list(CJK_ENDINGS))
+def test_japanese_and_korean_endings_are_not_counted_either(tmp_path: Path, ending: str) -> None:
+    language, trailer = CJK_ENDINGS[ending]
+    story = CJK_STORIES[language]
+    body = "".join(f"<p>{text}</p>" for text in story) + trailer
+    page = (
+        "<!DOCTYPE html><html><head><meta charset=utf-8><title>T</title></head>"
+        f"<body><article>{body}</article></body></html>"
+    ).encode()
+    result = _rules(tmp_path).apply(page, url="/a", headers=H)
+    check_first_law(page, result, mark="ad")
+    assert f"{story[2]}</p>{UNIT}<p>{story[3]}".encode() in result.body, result.skipped
