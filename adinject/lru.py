@@ -93,3 +93,9 @@ class ByteBoundedCache(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._lru)
+
+
+CACHED_KEY_CHARS = 256
+"""The longest string read from a page (a class attribute) that a per-value cache keeps: pages repeat such
+values, so caching their verdicts saves work, but a page may carry attributes of any length, and a cache of
+thousands of entries must not hold megabytes of them. Longer values are judged afresh each time."""

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from turbohtml import Document, Element
 
+from adinject.lru import CACHED_KEY_CHARS
 from adinject.placement.words import count_words
 
 # Both are matched against lower-cased class names and ids: alternations under re.I run several times
@@ -58,13 +59,12 @@ def class_weight(el: Element) -> float:
         return -25.0  # a page's or an article's header, footer, navigation or aside: never its body
     if not blob.strip():
         return 0.0
-    weight = _blob_weight(blob)
+    weight = (_BLOB_WEIGHT if len(blob) <= CACHED_KEY_CHARS else _blob_weight)(blob)
     if el.tag in ("article", "main"):
         weight += 10.0
     return weight
 
 
-@lru_cache(maxsize=4096)
 def _blob_weight(blob: str) -> float:
     # Class names repeat within a page and across a site's pages: the regexes run once per distinct name.
     weight = 0.0
@@ -74,6 +74,9 @@ def _blob_weight(blob: str) -> float:
     if _POSITIVE.search(lowered):
         weight += 25.0
     return weight
+
+
+_BLOB_WEIGHT = lru_cache(maxsize=4096)(_blob_weight)  # once per distinct value (see CACHED_KEY_CHARS)
 
 
 def _link_density(el: Element, text_len: int) -> float:

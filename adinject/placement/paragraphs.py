@@ -9,6 +9,7 @@ from functools import lru_cache
 from turbohtml import Document, Element, Text
 
 from adinject.language.schema import Rule
+from adinject.lru import CACHED_KEY_CHARS
 from adinject.page.html_sets import BOXES, CODE, INLINE, VOID
 from adinject.placement import prose
 from adinject.placement.blocks import blank_line_after, div_paragraphs, inside
@@ -236,11 +237,13 @@ _BOILERPLATE = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
 def _furniture_names(blob: str) -> bool:
     # Wrappers share their class names within a page and across a site's pages: the regex runs once per
     # distinct value, as for the prose judgement's class hints.
     return _BOILERPLATE.search(blob.lower()) is not None
+
+
+_FURNITURE_NAMES = lru_cache(maxsize=4096)(_furniture_names)  # once per distinct value (see CACHED_KEY_CHARS)
 
 
 _CLASS_SEPARATORS = re.compile(r"[ \t\n\f\r]+")  # what separates class names (ASCII whitespace only)
@@ -252,7 +255,7 @@ def _boilerplate_block_of(el: Element, names: str | None) -> str | None:
     # The words searched for hold no space, so the class as written (with its own spacing) and the id
     # joined by a space find the same; the reason shows the class names one space apart.
     blob = f"{names or ''} {ident}" if ident is not None else names or ""
-    if blob and _furniture_names(blob):
+    if blob and (_FURNITURE_NAMES if len(blob) <= CACHED_KEY_CHARS else _furniture_names)(blob):
         shown = " ".join(_CLASS_SEPARATORS.split((names or "").strip(" \t\n\f\r")))
         shown = f"{shown} {ident}" if ident is not None else shown
         return f"<{el.tag} {shown.strip()!r}>"
@@ -274,16 +277,18 @@ _EMBED_WRAPPER = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
 def _embed_word(names: str, blockquote: bool) -> str | None:
     """The embed or pull-quote word in a class attribute, if any (once per distinct value)."""
     found = (_EMBED if blockquote else _EMBED_WRAPPER).search(names.lower())
     return found.group(0) if found is not None else None
 
 
+_EMBED_WORD = lru_cache(maxsize=4096)(_embed_word)  # once per distinct value (see CACHED_KEY_CHARS)
+
+
 def _embedded_post(el: Element, names: str) -> str | None:
     """`names`: the element's class attribute, as written (not empty)."""
-    found = _embed_word(names, el.tag == "blockquote")
+    found = (_EMBED_WORD if len(names) <= CACHED_KEY_CHARS else _embed_word)(names, el.tag == "blockquote")
     if found is None:
         return None
     what = "a pull quote" if "pull" in found else "an embedded social post"

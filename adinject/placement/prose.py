@@ -23,6 +23,8 @@ from typing import Protocol
 
 from turbohtml import Element, Text
 
+from adinject.lru import CACHED_KEY_CHARS
+
 # Paragraphs up to this many words are checked for their opening words (bylines, labels, calls to
 # action, disclosures); longer ones are read as prose unless they are mostly link text.
 _OPENING_MAX_WORDS = 45
@@ -207,7 +209,7 @@ def judge(paragraphs: Sequence[Paragraph], texts: Sequence[str], max_link_densit
         if verdict is None:
             names = el.attr("class")  # a string, and several times cheaper than reading el.attrs
             if names:
-                verdict = _marked_by_class(names)
+                verdict = (_MARKED_BY_CLASS if len(names) <= CACHED_KEY_CHARS else _marked_by_class)(names)
             if verdict is None and words <= _OPENING_MAX_WORDS:
                 verdict = _judge_opening(el, text, words)
                 if verdict is _UNCLOSED:
@@ -317,7 +319,6 @@ _CLASS_HINT = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
 def _marked_by_class(names: str) -> str | None:
     # Sibling paragraphs mostly share one class attribute (a template's "paragraph" or "css-1x2y3z"): the
     # regex runs once per distinct value, as _blob_weight does in container.py.
@@ -327,6 +328,10 @@ def _marked_by_class(names: str) -> str | None:
     shown = names.strip()
     shown = shown if len(shown) <= 40 else shown[:39] + "…"
     return f"its class says {found.group(0)} ({shown!r})"
+
+
+# Sibling paragraphs mostly share one class attribute: once per distinct value (see CACHED_KEY_CHARS).
+_MARKED_BY_CLASS = lru_cache(maxsize=4096)(_marked_by_class)
 
 
 _CAPTION_MAX_WORDS = 30
