@@ -68,9 +68,8 @@ def _rules(tmp_path: Path) -> Rules:
     )
 
 
-@pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
-def test_two_story_paragraphs_follow_a_unit_placed_third_from_the_end(tmp_path: Path, ending: str) -> None:
-    body = "".join(f"<p>{text}</p>" for text in STORY) + ENDINGS[ending]
+def _check_third_from_the_end(tmp_path: Path, story: list[str], trailer: str) -> None:
+    body = "".join(f"<p>{text}</p>" for text in story) + trailer
     page = (
         "<!DOCTYPE html><html><head><meta charset=utf-8><title>T</title></head>"
         f"<body><article>{body}</article></body></html>"
@@ -78,7 +77,12 @@ def test_two_story_paragraphs_follow_a_unit_placed_third_from_the_end(tmp_path: 
     result = _rules(tmp_path).apply(page, url="/a", headers=H)
     check_first_law(page, result, mark="ad")
     # The unit sits between the story's third and fourth paragraphs, read from the output.
-    assert f"{STORY[2]}</p>{UNIT}<p>{STORY[3]}".encode() in result.body, result.skipped
+    assert f"{story[2]}</p>{UNIT}<p>{story[3]}".encode() in result.body, result.skipped
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS), ids=list(ENDINGS))
+def test_two_story_paragraphs_follow_a_unit_placed_third_from_the_end(tmp_path: Path, ending: str) -> None:
+    _check_third_from_the_end(tmp_path, STORY, ENDINGS[ending])
 
 
 # Japanese and Korean news, in their own words: the story and then the template's lines.
@@ -130,12 +134,4 @@ CJK_ENDINGS = {
 @pytest.mark.parametrize("ending", list(CJK_ENDINGS), ids=list(CJK_ENDINGS))
 def test_japanese_and_korean_endings_are_not_counted_either(tmp_path: Path, ending: str) -> None:
     language, trailer = CJK_ENDINGS[ending]
-    story = CJK_STORIES[language]
-    body = "".join(f"<p>{text}</p>" for text in story) + trailer
-    page = (
-        "<!DOCTYPE html><html><head><meta charset=utf-8><title>T</title></head>"
-        f"<body><article>{body}</article></body></html>"
-    ).encode()
-    result = _rules(tmp_path).apply(page, url="/a", headers=H)
-    check_first_law(page, result, mark="ad")
-    assert f"{story[2]}</p>{UNIT}<p>{story[3]}".encode() in result.body, result.skipped
+    _check_third_from_the_end(tmp_path, CJK_STORIES[language], trailer)
