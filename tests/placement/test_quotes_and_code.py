@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from adinject.engine import Rules
+from adinject.result import ApplyResult
 from tests._support.engine import rules_from, sentences_before_units
 from tests._support.first_law import check_first_law
 
@@ -50,48 +51,45 @@ def _counted(rules: Rules, page: bytes) -> list[tuple[str, str | None]]:
 QUOTE = f"{_p(1)}{_p(2)}<blockquote>{_p(3)}{_p(4)}</blockquote>{_p(5)}{_p(6)}"
 
 
+def _placed(tmp_path: Path, place: str, body: str = QUOTE, *, explain: bool = False) -> ApplyResult:
+    """The page of `body` with the placement `place` applied, its first law checked."""
+    page = _page(body)
+    result = _rules(tmp_path, place).apply(page, url="/a", headers=H, explain=explain)
+    check_first_law(page, result, mark="ad")
+    return result
+
+
 def test_a_quotations_paragraphs_count(tmp_path: Path) -> None:
     found = _counted(_rules(tmp_path, "        after_paragraph: 1\n"), _page(QUOTE))
     assert [reason for _, reason in found] == [None] * 6
 
 
 def test_a_unit_after_a_quotes_last_paragraph_goes_after_the_quote(tmp_path: Path) -> None:
-    page = _page(QUOTE)
-    result = _rules(tmp_path, "        after_paragraph: 4\n").apply(page, url="/a", headers=H)
-    check_first_law(page, result, mark="ad")
+    result = _placed(tmp_path, "        after_paragraph: 4\n")
     assert [i.paragraph for i in result.insertions] == [4]
     assert f"</blockquote>{UNIT}".encode() in result.body
 
 
 def test_counting_from_the_end_reaches_into_a_quote_and_places_after_it(tmp_path: Path) -> None:
     # Two paragraphs after the quote: "-3" is the quote's last paragraph, and the unit follows the quote.
-    page = _page(QUOTE)
-    result = _rules(tmp_path, "        after_paragraph: -3\n").apply(page, url="/a", headers=H)
-    check_first_law(page, result, mark="ad")
+    result = _placed(tmp_path, "        after_paragraph: -3\n")
     assert f"</blockquote>{UNIT}{_p(5)}".encode() in result.body
 
 
 def test_a_unit_is_never_placed_between_a_quotes_paragraphs(tmp_path: Path) -> None:
-    page = _page(QUOTE)
-    rules = _rules(tmp_path, "        after_paragraph: 3\n        shift: skip\n")
-    result = rules.apply(page, url="/a", headers=H)
-    check_first_law(page, result, mark="ad")
+    result = _placed(tmp_path, "        after_paragraph: 3\n        shift: skip\n")
     assert result.insertions == []
     [skip] = result.skipped
     assert "inside a quote" in skip.reason and "after the quote" in skip.reason
     # Shifting down (the default) reaches the quote's last paragraph, whose place is after the quote.
-    result = _rules(tmp_path, "        after_paragraph: 3\n").apply(page, url="/a", headers=H)
-    check_first_law(page, result, mark="ad")
+    result = _placed(tmp_path, "        after_paragraph: 3\n")
     assert f"</blockquote>{UNIT}".encode() in result.body
 
 
 def test_before_a_quotes_first_paragraph_is_before_the_quote(tmp_path: Path) -> None:
-    page = _page(QUOTE)
-    result = _rules(tmp_path, "        before_paragraph: 3\n").apply(page, url="/a", headers=H)
-    check_first_law(page, result, mark="ad")
+    result = _placed(tmp_path, "        before_paragraph: 3\n")
     assert f"{UNIT}<blockquote>".encode() in result.body
-    rules = _rules(tmp_path, "        before_paragraph: 4\n        shift: skip\n")
-    result = rules.apply(page, url="/a", headers=H)
+    result = _placed(tmp_path, "        before_paragraph: 4\n        shift: skip\n")
     assert result.insertions == []
     assert "before the quote" in result.skipped[0].reason
 
@@ -180,9 +178,7 @@ def test_code_inside_a_paragraph_is_no_part_of_its_text(tmp_path: Path) -> None:
         f"{_p(1)}{_p(2)}<p>{script}</p><p>Short <style>p {{ color: red; margin: 0 0 1em 0 }}</style>words.</p>"
         f"<p><noscript><img src=x.gif width=1 height=1></noscript> Sentence 3 goes on in prose words.</p>{_p(4)}"
     )
-    page = _page(body)
-    result = _rules(tmp_path, "        after_paragraph: -2\n").apply(page, url="/a", headers=H, explain=True)
-    check_first_law(page, result, mark="ad")
+    result = _placed(tmp_path, "        after_paragraph: -2\n", body, explain=True)
     words = [(p.words, p.left_out) for p in result.traces[0].paragraphs]
     # The script's <p> shows no word; the styled one two; the <noscript> one its seven words of prose.
     assert [w for w, _ in words] == [13, 13, 0, 2, 7, 13]
